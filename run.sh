@@ -21,7 +21,7 @@ setup() {
 
 case "${1:-main}" in
   setup) setup ;;
-  main)  setup; shift || true; .venv/bin/hsvd-nb demo "$@" ;;
+  main)  setup; shift || true; .venv/bin/hsvd-nb finetune "$@" ;;
   test)  setup; shift || true; .venv/bin/python -m pytest -q tests "$@" ;;
   *) echo "usage: bash run.sh [main|test|setup]" >&2; exit 2 ;;
 esac

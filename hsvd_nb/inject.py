@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_TARGETS', 'QKV_GROUPS', 'FORMAT', 'HTAConfig', 'plan_hta', 'hta_layers', 'is_hta_param', 'head_names',
-           'set_trainable', 'add_hta', 'trainable_summary', 'set_merged', 'merge_hta', 'arch_of', 'save_hta',
-           'read_hta', 'load_hta']
+           'set_trainable', 'add_hta', 'trainable_summary', 'set_merged', 'merge_hta', 'arch_of', 'write_safetensors',
+           'save_hta', 'read_hta', 'load_hta']
 
-# %% ../nbs/02_inject.ipynb #1f3e8288
+# %% ../nbs/02_inject.ipynb #bd3181ce
 import json, os, re
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -17,7 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from .hta import HTALayer, HTALinear, HTAResidual, require_linear
 
-# %% ../nbs/02_inject.ipynb #6075eb80
+# %% ../nbs/02_inject.ipynb #b983fe71
 DEFAULT_TARGETS = {'lora': ('attn.qkv', 'attn.proj'), 'adapter': ('attn.proj', 'mlp.fc2')}
 QKV_GROUPS = {'q': 0, 'k': 1, 'v': 2}
 
@@ -52,7 +52,7 @@ def _qkv_part(target:str)->str|None:
     last = target.rsplit('.', 1)[-1]
     return last if last in QKV_GROUPS else None
 
-# %% ../nbs/02_inject.ipynb #f49b5fe8
+# %% ../nbs/02_inject.ipynb #c45c85dd
 def _matches(name:str, target:str)->bool: return name == target or name.endswith('.' + target)
 
 def plan_hta(model:nn.Module, config:HTAConfig)->dict[str, tuple[int, tuple]]:
@@ -76,7 +76,7 @@ def plan_hta(model:nn.Module, config:HTAConfig)->dict[str, tuple[int, tuple]]:
             plan[n] = (groups, tuple(sorted(active)))
     return plan
 
-# %% ../nbs/02_inject.ipynb #b24b40bc
+# %% ../nbs/02_inject.ipynb #9e02feec
 def hta_layers(model:nn.Module)->dict[str, HTALayer]:
     "Every HTA layer of `model`, by module name"
     return {n: m for n, m in model.named_modules() if isinstance(m, HTALayer)}
@@ -98,7 +98,7 @@ def set_trainable(model:nn.Module, train_head:bool=True)->nn.Module:
     for n, p in model.named_parameters(): p.requires_grad_(is_hta_param(n) or n in heads)
     return model
 
-# %% ../nbs/02_inject.ipynb #447199fc
+# %% ../nbs/02_inject.ipynb #2b01181c
 def add_hta(model:nn.Module, # a timm ViT (or any model whose Linear layers match the targets)
             config:HTAConfig|None=None, # where and how; default HTAConfig()
            )->nn.Module: # the same model, adapted in place
@@ -116,7 +116,7 @@ def add_hta(model:nn.Module, # a timm ViT (or any model whose Linear layers matc
     model.hta_config = config
     return set_trainable(model, config.train_head)
 
-# %% ../nbs/02_inject.ipynb #6fa5660f
+# %% ../nbs/02_inject.ipynb #e05cb256
 def trainable_summary(model:nn.Module)->dict[str, int]:
     "Trainable parameters by kind (adapter, head, other), with and without the head, and the total"
     heads, res = head_names(model), dict(adapter=0, head=0, other=0)
@@ -127,7 +127,7 @@ def trainable_summary(model:nn.Module)->dict[str, int]:
     res['total'] = sum(p.numel() for p in model.parameters())
     return res
 
-# %% ../nbs/02_inject.ipynb #0bfc6bb5
+# %% ../nbs/02_inject.ipynb #0b7ba5db
 def set_merged(model:nn.Module, merged:bool=True)->nn.Module:
     "Merge (or unmerge) every HTA layer of `model` in place, keeping the wrappers"
     for m in hta_layers(model).values():
@@ -148,7 +148,7 @@ def merge_hta(model:nn.Module)->nn.Module:
     for p in model.parameters(): p.requires_grad_(True)
     return model
 
-# %% ../nbs/02_inject.ipynb #d24211cb
+# %% ../nbs/02_inject.ipynb #d5e0049a
 FORMAT = 'hsvd-nb.hta'
 
 def arch_of(model:nn.Module)->dict:
@@ -160,26 +160,35 @@ def arch_of(model:nn.Module)->dict:
 
 def _describe(a:dict)->str: return ', '.join(f"{k}={v}" for k, v in a.items())
 
-# %% ../nbs/02_inject.ipynb #2e26f68d
-def save_hta(model:nn.Module, # a model with HTA adapters
-             path:str|Path, # the .safetensors file to write
-            )->Path:
-    "Write the adapters (and trained head) of `model` to `path` atomically"
-    if not hta_layers(model): raise ValueError("the model has no HTA adapters to save; call add_hta first")
-    config, path = model.hta_config, Path(path)
-    keep = head_names(model) if config.train_head else set()
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if is_hta_param(k) or k in keep}
-    meta = dict(format=FORMAT, format_version='1', config=json.dumps(asdict(config)), arch=json.dumps(arch_of(model)))
+# %% ../nbs/02_inject.ipynb #b4061035
+def write_safetensors(tensors:dict[str, Tensor], # what to write (CPU, contiguous)
+                      path:str|Path, # the file to (re)place
+                      metadata:dict[str, str]|None=None, # string metadata for the header
+                     )->Path:
+    "Write a safetensors file atomically: a temporary file beside `path`, synced, then renamed over it"
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        save_file(tensors, tmp, metadata=meta)
+        save_file(tensors, tmp, metadata=metadata)
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
 
-# %% ../nbs/02_inject.ipynb #097a935a
+# %% ../nbs/02_inject.ipynb #21b9240c
+def save_hta(model:nn.Module, # a model with HTA adapters
+             path:str|Path, # the .safetensors file to write
+            )->Path:
+    "Write the adapters (and trained head) of `model` to `path` atomically"
+    if not hta_layers(model): raise ValueError("the model has no HTA adapters to save; call add_hta first")
+    config = model.hta_config
+    keep = head_names(model) if config.train_head else set()
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if is_hta_param(k) or k in keep}
+    meta = dict(format=FORMAT, format_version='1', config=json.dumps(asdict(config)), arch=json.dumps(arch_of(model)))
+    return write_safetensors(tensors, path, meta)
+
+# %% ../nbs/02_inject.ipynb #d441b0f2
 def read_hta(path:str|Path)->tuple[dict[str, Tensor], HTAConfig, dict]:
     "Tensors, config and architecture from an adapter file, with a clear error for anything else"
     path = Path(path)
@@ -193,7 +202,7 @@ def read_hta(path:str|Path)->tuple[dict[str, Tensor], HTAConfig, dict]:
     cfg = json.loads(meta['config'])
     return tensors, HTAConfig(**{**cfg, 'targets': tuple(cfg['targets'])}), json.loads(meta['arch'])
 
-# %% ../nbs/02_inject.ipynb #1b284c5b
+# %% ../nbs/02_inject.ipynb #a4f913ae
 def load_hta(model:nn.Module, # a fresh model of the architecture the file was saved for, or one with matching adapters
              path:str|Path, # an adapter file written by `save_hta`
             )->nn.Module: # the model, adapted and loaded in place
