@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['diag_matrix', 'hta_dense', 'hta_factors', 'hta_delta', 'fold_delta', 'HTAFunction', 'require_linear', 'HTALayer',
-           'HTALinear', 'randomize_hta', 'HTAResidual', 'stack_factors', 'batch_factors']
+           'HTALinear', 'randomize_hta', 'HTAResidual', 'stack_factors', 'batch_factors', 'unbatch_factors']
 
-# %% ../nbs/01_hta.ipynb #d532d4a3
+# %% ../nbs/01_hta.ipynb #f7fe67cd
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
-# %% ../nbs/01_hta.ipynb #9c4ff3fd
+# %% ../nbs/01_hta.ipynb #6407e6ea
 def diag_matrix(lam:Tensor, # (k,) the diagonal
                 d_in:int, d_out:int, # shape of the matrix; k = min(d_in, d_out)
                )->Tensor: # (d_in, d_out) with `lam` on the leading diagonal
@@ -22,7 +22,7 @@ def diag_matrix(lam:Tensor, # (k,) the diagonal
     D[range(k), range(k)] = lam
     return D
 
-# %% ../nbs/01_hta.ipynb #75ffddfe
+# %% ../nbs/01_hta.ipynb #93e9da72
 def hta_dense(vl:Tensor, lam:Tensor, vr:Tensor, # (d_in,), (k,), (d_out,)
               down:Tensor|None=None, up:Tensor|None=None, # (d_in, r'), (r', d_out): the supplement
              )->Tensor: # (d_in, d_out) ΔW = H(v_l) diag(λ) H(v_r) + W_down W_up
@@ -30,7 +30,7 @@ def hta_dense(vl:Tensor, lam:Tensor, vr:Tensor, # (d_in,), (k,), (d_out,)
     dW = householder(vl) @ diag_matrix(lam, len(vl), len(vr)) @ householder(vr)
     return dW if down is None else dW + down @ up
 
-# %% ../nbs/01_hta.ipynb #1dec1b78
+# %% ../nbs/01_hta.ipynb #eeb5a9e6
 def hta_factors(vl:Tensor, # (n, d_in) left reflection vectors, one row per group
                 lam:Tensor, # (n, k) diagonals
                 vr:Tensor, # (n, d_out) right reflection vectors
@@ -47,14 +47,14 @@ def hta_factors(vl:Tensor, # (n, d_in) left reflection vectors, one row per grou
     B = torch.cat([(4 * c * uh - 2 * p)[:, None], -2 * uh[:, None], up], 1)
     return A, B
 
-# %% ../nbs/01_hta.ipynb #179e396d
+# %% ../nbs/01_hta.ipynb #6d7d95b4
 def hta_delta(vl, lam, vr, down, up)->Tensor: # (n, d_in, d_out)
     "ΔW of each group from the cheap factors (no reflection matrices)"
     A, B = hta_factors(vl, lam, vr, down, up)
     D = torch.stack([diag_matrix(l, vl.shape[-1], vr.shape[-1]) for l in lam])
     return D + A @ B
 
-# %% ../nbs/01_hta.ipynb #9b22b913
+# %% ../nbs/01_hta.ipynb #d45383da
 def fold_delta(weight:Tensor, # (d_out, d_in) in nn.Linear layout; d_out = groups·d_g
                A:Tensor, B:Tensor, # (n, d_in, R), (n, R, d_g): per-group factors from `hta_factors`
                lam:Tensor, # (n, k) the diagonals
@@ -71,7 +71,7 @@ def fold_delta(weight:Tensor, # (d_out, d_in) in nn.Linear layout; d_out = group
     D.diagonal(dim1=1, dim2=2).add_(lam)
     return weight.view(-1, D.shape[1], d_in).index_add(0, idx, D, alpha=scale).view(d_out, d_in)
 
-# %% ../nbs/01_hta.ipynb #6b4dfba7
+# %% ../nbs/01_hta.ipynb #97e7271e
 def _compute_dtype(x:Tensor)->torch.dtype:
     "The dtype autocast would run a matrix product of `x` in (x's own dtype when autocast is off)"
     dev = x.device.type
@@ -87,7 +87,7 @@ def _spread(B:Tensor, idx:Tensor|None, groups:int)->Tensor:
     out[torch.arange(n, device=B.device), idx] = B
     return out.transpose(1, 2).reshape(n * R, groups * d_g)
 
-# %% ../nbs/01_hta.ipynb #7f7d5a4a
+# %% ../nbs/01_hta.ipynb #409a4d57
 class HTAFunction(torch.autograd.Function):
     "y = x·Wᵀ + b + s·x̃·ΔW for one layer: ΔW folded into the weight when x̃ is x; a thin hand-written backward"
     @staticmethod
@@ -145,13 +145,13 @@ class HTAFunction(torch.autograd.Function):
         if nb: gb = g.sum(0)
         return gx, gxa, gw, gb, gA, gB, glam, None, None
 
-# %% ../nbs/01_hta.ipynb #e26d5ed3
+# %% ../nbs/01_hta.ipynb #02fdf53e
 def require_linear(m:nn.Module, name:str='the wrapped layer'):
     "Raise a clear `TypeError` unless `m` is an `nn.Linear`"
     if not isinstance(m, nn.Linear):
         raise TypeError(f"{name} is a {type(m).__name__}; HTA adapts nn.Linear layers only")
 
-# %% ../nbs/01_hta.ipynb #70a4555f
+# %% ../nbs/01_hta.ipynb #0cd678e6
 class HTALayer(nn.Module):
     "Parameters and maths shared by the two HTA styles; subclasses define `forward` and merging"
     def __init__(self, base_layer:nn.Linear, # the frozen layer to adapt
@@ -195,7 +195,7 @@ class HTALayer(nn.Module):
         return (f"d_in={self.d_in}, d_out={self.d_out}, groups={self.groups}, active={self.active}, "
                 f"supplement_rank={self.r}, scale={self.scale}, merged={self.merged}")
 
-# %% ../nbs/01_hta.ipynb #f6016582
+# %% ../nbs/01_hta.ipynb #2e89391c
 def _factors(self:HTALayer)->tuple[Tensor, Tensor, Tensor]:
     "Per-group factors A (n, d_in, 2+r'), B (n, 2+r', d_g) and the diagonals (n, k)"
     if self._batched is not None: return self._batched
@@ -219,7 +219,7 @@ def _adapt(self:HTALayer, x:Tensor, # (..., d_in)
     return y.view(*x.shape[:-1], y.shape[-1])
 HTALayer.adapt = _adapt
 
-# %% ../nbs/01_hta.ipynb #0d52b663
+# %% ../nbs/01_hta.ipynb #e5604bb8
 class HTALinear(HTALayer):
     "HTA on a frozen `nn.Linear`: y = x(W + s·ΔW) + b, with ΔW split into `groups`"
     def __init__(self, base_layer:nn.Linear, groups:int=1, active:tuple|None=None,
@@ -232,7 +232,7 @@ class HTALinear(HTALayer):
         if self.merged: return self.base_layer(x)
         return self.adapt(x, self.base_layer.weight, self.base_layer.bias)
 
-# %% ../nbs/01_hta.ipynb #4963e542
+# %% ../nbs/01_hta.ipynb #a7a60ebc
 def randomize_hta(m:nn.Module, std:float=0.5, seed:int|None=None)->nn.Module:
     "Fill every `hta_` parameter of `m` with random values (tests and demos: a trained-looking adapter)"
     g = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -242,7 +242,7 @@ def randomize_hta(m:nn.Module, std:float=0.5, seed:int|None=None)->nn.Module:
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * std)
     return m
 
-# %% ../nbs/01_hta.ipynb #54b3a980
+# %% ../nbs/01_hta.ipynb #f4e3dde9
 def _merge(self:HTALinear):
     "Write s·ΔW into the base weight (exact; refused if the result is not finite)"
     if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
@@ -261,7 +261,7 @@ def _unmerge(self:HTALinear):
     self.merged = False
 HTALinear.merge, HTALinear.unmerge = _merge, _unmerge
 
-# %% ../nbs/01_hta.ipynb #3337b2e8
+# %% ../nbs/01_hta.ipynb #3bdba2b9
 class HTAResidual(HTALayer):
     "Adapter-style HTA on the output of a frozen `nn.Linear`: h = xW + b, y = h + s·h·ΔW"
     def __init__(self, base_layer:nn.Linear, supplement_rank:int=1, dropout:float=0., scale:float=1.):
@@ -301,7 +301,7 @@ class HTAResidual(HTALayer):
             if b.bias is not None: b.bias.copy_(torch.linalg.solve(M, b.bias.double()[:, None])[:, 0])
         self.merged = False
 
-# %% ../nbs/01_hta.ipynb #f177c7b9
+# %% ../nbs/01_hta.ipynb #e3e84dbd
 def stack_factors(layers:list)->list[tuple[Tensor, Tensor, Tensor]]:
     "(A, B, λ) of HTA layers of one shape from a single `hta_factors` call on their concatenated parameters"
     cat = lambda name: torch.cat([getattr(m, name) for m in layers])
@@ -327,10 +327,18 @@ def _dropfactors(model:nn.Module, args, out):
     for m in model.modules():
         if isinstance(m, HTALayer): m._batched = None
 
-# %% ../nbs/01_hta.ipynb #0a2c8f63
+# %% ../nbs/01_hta.ipynb #d0b6c7c8
 def batch_factors(model:nn.Module)->nn.Module:
     "Compute the factors of all HTA layers of `model` in one batched pass per forward (idempotent)"
     if _prefactor not in model._forward_pre_hooks.values():
         model.register_forward_pre_hook(_prefactor)
         model.register_forward_hook(_dropfactors, always_call=True)
+    return model
+
+def unbatch_factors(model:nn.Module)->nn.Module:
+    "Remove the hooks `batch_factors` put on `model` (layers then compute their own factors)"
+    for k in [k for k, h in model._forward_pre_hooks.items() if h is _prefactor]: del model._forward_pre_hooks[k]
+    for k in [k for k, h in model._forward_hooks.items() if h is _dropfactors]:
+        del model._forward_hooks[k]
+        model._forward_hooks_always_called.pop(k, None)
     return model

@@ -7,7 +7,7 @@ __all__ = ['DEFAULT_TARGETS', 'QKV_GROUPS', 'FORMAT', 'HTAConfig', 'plan_hta', '
            'set_trainable', 'add_hta', 'trainable_summary', 'set_merged', 'merge_hta', 'arch_of', 'write_safetensors',
            'save_hta', 'read_hta', 'load_hta']
 
-# %% ../nbs/02_inject.ipynb #bd3181ce
+# %% ../nbs/02_inject.ipynb #ddfea844
 import json, os, re
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -15,9 +15,9 @@ import torch
 from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .hta import HTALayer, HTALinear, HTAResidual, require_linear
+from .hta import HTALayer, HTALinear, HTAResidual, require_linear, batch_factors, unbatch_factors
 
-# %% ../nbs/02_inject.ipynb #b983fe71
+# %% ../nbs/02_inject.ipynb #f452820d
 DEFAULT_TARGETS = {'lora': ('attn.qkv', 'attn.proj'), 'adapter': ('attn.proj', 'mlp.fc2')}
 QKV_GROUPS = {'q': 0, 'k': 1, 'v': 2}
 
@@ -52,7 +52,7 @@ def _qkv_part(target:str)->str|None:
     last = target.rsplit('.', 1)[-1]
     return last if last in QKV_GROUPS else None
 
-# %% ../nbs/02_inject.ipynb #c45c85dd
+# %% ../nbs/02_inject.ipynb #7918bc66
 def _matches(name:str, target:str)->bool: return name == target or name.endswith('.' + target)
 
 def plan_hta(model:nn.Module, config:HTAConfig)->dict[str, tuple[int, tuple]]:
@@ -76,7 +76,7 @@ def plan_hta(model:nn.Module, config:HTAConfig)->dict[str, tuple[int, tuple]]:
             plan[n] = (groups, tuple(sorted(active)))
     return plan
 
-# %% ../nbs/02_inject.ipynb #9e02feec
+# %% ../nbs/02_inject.ipynb #74846f72
 def hta_layers(model:nn.Module)->dict[str, HTALayer]:
     "Every HTA layer of `model`, by module name"
     return {n: m for n, m in model.named_modules() if isinstance(m, HTALayer)}
@@ -98,7 +98,7 @@ def set_trainable(model:nn.Module, train_head:bool=True)->nn.Module:
     for n, p in model.named_parameters(): p.requires_grad_(is_hta_param(n) or n in heads)
     return model
 
-# %% ../nbs/02_inject.ipynb #2b01181c
+# %% ../nbs/02_inject.ipynb #7cf25d04
 def add_hta(model:nn.Module, # a timm ViT (or any model whose Linear layers match the targets)
             config:HTAConfig|None=None, # where and how; default HTAConfig()
            )->nn.Module: # the same model, adapted in place
@@ -114,9 +114,9 @@ def add_hta(model:nn.Module, # a timm ViT (or any model whose Linear layers matc
         layer = HTALinear(base, groups, active, **kw) if config.style == 'lora' else HTAResidual(base, **kw)
         setattr(owner, child, layer)
     model.hta_config = config
-    return set_trainable(model, config.train_head)
+    return set_trainable(batch_factors(model), config.train_head)
 
-# %% ../nbs/02_inject.ipynb #e05cb256
+# %% ../nbs/02_inject.ipynb #3aa8bc64
 def trainable_summary(model:nn.Module)->dict[str, int]:
     "Trainable parameters by kind (adapter, head, other), with and without the head, and the total"
     heads, res = head_names(model), dict(adapter=0, head=0, other=0)
@@ -127,7 +127,7 @@ def trainable_summary(model:nn.Module)->dict[str, int]:
     res['total'] = sum(p.numel() for p in model.parameters())
     return res
 
-# %% ../nbs/02_inject.ipynb #0b7ba5db
+# %% ../nbs/02_inject.ipynb #b0277da8
 def set_merged(model:nn.Module, merged:bool=True)->nn.Module:
     "Merge (or unmerge) every HTA layer of `model` in place, keeping the wrappers"
     for m in hta_layers(model).values():
@@ -146,9 +146,9 @@ def merge_hta(model:nn.Module)->nn.Module:
         setattr(model.get_submodule(parent), child, m.base_layer)
     if hasattr(model, 'hta_config'): del model.hta_config
     for p in model.parameters(): p.requires_grad_(True)
-    return model
+    return unbatch_factors(model)
 
-# %% ../nbs/02_inject.ipynb #d5e0049a
+# %% ../nbs/02_inject.ipynb #e0e7e346
 FORMAT = 'hsvd-nb.hta'
 
 def arch_of(model:nn.Module)->dict:
@@ -160,7 +160,7 @@ def arch_of(model:nn.Module)->dict:
 
 def _describe(a:dict)->str: return ', '.join(f"{k}={v}" for k, v in a.items())
 
-# %% ../nbs/02_inject.ipynb #b4061035
+# %% ../nbs/02_inject.ipynb #e614c46c
 def write_safetensors(tensors:dict[str, Tensor], # what to write (CPU, contiguous)
                       path:str|Path, # the file to (re)place
                       metadata:dict[str, str]|None=None, # string metadata for the header
@@ -176,7 +176,7 @@ def write_safetensors(tensors:dict[str, Tensor], # what to write (CPU, contiguou
     finally: tmp.unlink(missing_ok=True)
     return path
 
-# %% ../nbs/02_inject.ipynb #21b9240c
+# %% ../nbs/02_inject.ipynb #e85aa4d0
 def save_hta(model:nn.Module, # a model with HTA adapters
              path:str|Path, # the .safetensors file to write
             )->Path:
@@ -188,7 +188,7 @@ def save_hta(model:nn.Module, # a model with HTA adapters
     meta = dict(format=FORMAT, format_version='1', config=json.dumps(asdict(config)), arch=json.dumps(arch_of(model)))
     return write_safetensors(tensors, path, meta)
 
-# %% ../nbs/02_inject.ipynb #d441b0f2
+# %% ../nbs/02_inject.ipynb #c9e52f48
 def read_hta(path:str|Path)->tuple[dict[str, Tensor], HTAConfig, dict]:
     "Tensors, config and architecture from an adapter file, with a clear error for anything else"
     path = Path(path)
@@ -202,7 +202,7 @@ def read_hta(path:str|Path)->tuple[dict[str, Tensor], HTAConfig, dict]:
     cfg = json.loads(meta['config'])
     return tensors, HTAConfig(**{**cfg, 'targets': tuple(cfg['targets'])}), json.loads(meta['arch'])
 
-# %% ../nbs/02_inject.ipynb #a4f913ae
+# %% ../nbs/02_inject.ipynb #3539680d
 def load_hta(model:nn.Module, # a fresh model of the architecture the file was saved for, or one with matching adapters
              path:str|Path, # an adapter file written by `save_hta`
             )->nn.Module: # the model, adapted and loaded in place
