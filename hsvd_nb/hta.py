@@ -302,11 +302,22 @@ class HTAResidual(HTALayer):
         self.merged = False
 
 # %% ../nbs/01_hta.ipynb #e3e84dbd
-def stack_factors(layers:list)->list[tuple[Tensor, Tensor, Tensor]]:
+class _DenseGrad(torch.autograd.Function):
+    "Identity whose backward makes the gradient contiguous once, so each layer's slice of it is too"
+    @staticmethod
+    def forward(ctx, t:Tensor)->Tensor: return t.view_as(t)
+    @staticmethod
+    def backward(ctx, g:Tensor)->Tensor: return g.contiguous()
+
+def stack_factors(layers:list, # HTA layers whose parameters share shape, dtype and device
+                  dtype:torch.dtype|None=None, # cast the factors to this dtype once, for all layers
+                 )->list[tuple[Tensor, Tensor, Tensor]]:
     "(A, B, λ) of HTA layers of one shape from a single `hta_factors` call on their concatenated parameters"
     cat = lambda name: torch.cat([getattr(m, name) for m in layers])
     lam = cat('hta_diag')
-    A, B = hta_factors(cat('hta_vl'), lam, cat('hta_vr'), cat('hta_down'), cat('hta_up'))
+    down, up = _DenseGrad.apply(cat('hta_down')), _DenseGrad.apply(cat('hta_up'))  # their grads are column slices
+    A, B = hta_factors(cat('hta_vl'), lam, cat('hta_vr'), down, up)
+    if dtype is not None and dtype != A.dtype: A, B, lam = A.to(dtype), B.to(dtype), lam.to(dtype)
     sizes = [m.hta_vl.shape[0] for m in layers]
     return list(zip(A.split(sizes), B.split(sizes), lam.split(sizes)))
 
@@ -319,7 +330,7 @@ def _prefactor(model:nn.Module, args):
     for m in model.modules():
         if isinstance(m, HTALayer) and not m.merged: buckets.setdefault(_shape_key(m), []).append(m)
     for layers in buckets.values():
-        for m, f in zip(layers, stack_factors(layers)): m._batched = f
+        for m, f in zip(layers, stack_factors(layers, _compute_dtype(layers[0].hta_vl))): m._batched = f
 
 def _dropfactors(model:nn.Module, args, out):
     "Forward hook (also on failure): forget the batched factors"
