@@ -4,6 +4,7 @@ peft LoRA and HRA, plus merged inference against the base model (see nbs/07a_spe
 
     python bench/speed.py --device cpu  --out bench/results/speed-cpu    # ViT-S/14, 112 px, batch 32, float32, eager
     python bench/speed.py --device cuda --out bench/results/speed-cuda   # ViT-B/16, 224 px, batch 64, bf16, eager + compile
+    python bench/speed.py --preset cuda --device cpu --img-size 32 --ops-only   # operators per step of the GPU setup, any machine
 
 Runs from a checkout without installing the package (needs torch, timm, peft; not fastai or nbdev)."""
 import argparse, os, sys, time
@@ -33,24 +34,35 @@ def parse(argv=None):
     p.add_argument('--no-infer', action='store_true', help='skip the inference timings')
     p.add_argument('--threads', type=int, help='torch CPU threads')
     p.add_argument('--check', action='store_true', help='first check the fast path against the reference on the device')
+    p.add_argument('--amp', action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (default: the preset's)")
+    p.add_argument('--ops-only', action='store_true', help='only count the operators of one step per method (writes ops.md, ops.json)')
     return p.parse_args(argv)
 
 
 def main(argv=None):
     a = parse(argv)
     import torch
-    from hsvd_nb.speed import preset, run_speed, speed_markdown, write_results, check_device
+    from hsvd_nb.speed import preset, run_speed, speed_markdown, write_results, check_device, op_counts, ops_markdown
     if a.threads: torch.set_num_threads(a.threads)
     device = ('cuda' if torch.cuda.is_available() else 'cpu') if a.device == 'auto' else a.device
     if device == 'cuda' and not torch.cuda.is_available(): sys.exit('--device cuda: CUDA is not available to this torch')
     name = a.preset or device
     kw = {k: v for k, v in dict(steps=a.steps, warmup=a.warmup, batch=a.batch, img_size=a.img_size, arch=a.arch,
-                                compile=a.compile, budget_s=a.budget, stat=a.stat).items() if v is not None}
+                                compile=a.compile, budget_s=a.budget, stat=a.stat, amp=a.amp).items() if v is not None}
     if a.methods: kw['methods'] = tuple(m.strip() for m in a.methods.split(',') if m.strip())
     if a.compile_methods: kw['compile_methods'] = tuple(m.strip() for m in a.compile_methods.split(',') if m.strip())
     if a.no_infer: kw['infer'] = False
     cfg = preset(name, device=device, **kw)
-    out = Path(a.out or ROOT/'bench'/'results'/f'speed-{name}')
+    out = Path(a.out or ROOT/'bench'/'results'/(f'ops-{name}-{device}' if a.ops_only else f'speed-{name}'))
+    if a.ops_only:
+        import json
+        counts = op_counts(cfg)
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = 'python bench/speed.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+        (out/'ops.md').write_text(f'Produced by `{cmd}`\n\n' + ops_markdown(counts, cfg) + '\n')
+        (out/'ops.json').write_text(json.dumps(dict(config=str(cfg), torch=torch.__version__, counts=counts), indent=1) + '\n')
+        print(ops_markdown(counts, cfg)); print(f'written: {out/"ops.md"} {out/"ops.json"}')
+        return counts
     failed = None
     if a.check:
         print('fast path vs reference (max relative difference):', flush=True)

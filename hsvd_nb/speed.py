@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'BLOCK_LINEARS', 'INFER', 'SpeedConfig', 'preset', 'make_model', 'build_method', 'n_trainable', 'make_step',
-           'time_interleaved', 'state_bytes', 'peak_bytes', 'saved_bytes', 'machine_info', 'add_ratios', 'run_speed',
-           'speed_markdown', 'write_results', 'check_device']
+           'time_interleaved', 'state_bytes', 'peak_bytes', 'saved_bytes', 'count_ops', 'machine_info', 'add_ratios',
+           'run_speed', 'speed_markdown', 'write_results', 'op_counts', 'ops_markdown', 'check_device']
 
 # %% ../nbs/07a_speed.ipynb #e35c6717
 import copy, json, os, platform, statistics, time
@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from .hta import HTALinear, HTAResidual, batch_factors, randomize_hta
 from .inject import HTAConfig, add_hta, merge_hta
 
@@ -153,6 +154,25 @@ def saved_bytes(step, model:nn.Module)->int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): step()
     return sum(seen.values())
 
+_NO_KERNEL = {'_unsafe_view', 'empty', 'empty_like', 'empty_strided', 'new_empty', 'new_empty_strided', 'lift_fresh',
+              '_record_function_enter_new', '_record_function_exit'}
+
+class _OpCount(TorchDispatchMode):
+    "Count the aten operators dispatched that can launch work (views and bare allocations left out), per phase"
+    def __init__(self): super().__init__(); self.phase, self.counts = 'model', {'model': 0, 'optimizer': 0}
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view and func.overloadpacket.__name__ not in _NO_KERNEL: self.counts[self.phase] += 1
+        return func(*args, **(kwargs or {}))
+
+def count_ops(step, opt:torch.optim.Optimizer)->dict:
+    "Operators of one run of `step`: forward + backward ('model') and the optimizer step ('optimizer')"
+    mode = _OpCount()
+    h = opt.register_step_pre_hook(lambda *a: setattr(mode, 'phase', 'optimizer'))
+    try:
+        with mode: step()
+    finally: h.remove()
+    return mode.counts
+
 # %% ../nbs/07a_speed.ipynb #0a07fcbd
 def machine_info(device:torch.device)->dict:
     "The machine and library versions, for the table's caption"
@@ -197,7 +217,8 @@ def _rows(cfg:SpeedConfig, runs:dict, device)->list:
                          ms_all=[1e3 * t for t in times[name, mode]], cpu_ms_all=[1e3 * t for t in cpu[name, mode]],
                          warm_s=r['warm_s'],
                          peak_mib=_mib(peak_bytes(r['step'], r['model'], r['opt'], device)),
-                         saved_mib=_mib(saved_bytes(r['step'], r['model'])) if mode == 'eager' else None))
+                         saved_mib=_mib(saved_bytes(r['step'], r['model'])) if mode == 'eager' else None,
+                         **({f'ops_{k}': v for k, v in count_ops(r['step'], r['opt']).items()} if mode == 'eager' else {})))
     return rows
 
 def _mib(b): return None if b is None else b / 2**20
@@ -301,14 +322,15 @@ def speed_markdown(res:dict)->str:
             f"`{c['arch']}` at {c['img_size']} px, batch {c['batch']}, {'bf16 autocast' if c['amp'] else 'float32'}, "
             f"{c.get('stat', 'median')} of {c['steps']} steps after {c['warmup']} warm-up"
             + (f"; load average {m['load'][0]:.1f} → {m['load_after'][0]:.1f}" if m.get('load') and m.get('load_after') else ''))
-    lines = [head, '', '| method | mode | trainable | ms/step | ×LoRA | ×floor | img/s | peak MiB | ×LoRA | ×floor | saved MiB | ×LoRA | ×floor |',
-             '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|']
+    lines = [head, '', '| method | mode | trainable | ms/step | ×LoRA | ×floor | img/s | peak MiB | ×LoRA | ×floor | saved MiB | ×LoRA | ×floor | ops fwd+bwd / AdamW |',
+             '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|']
     for r in sorted(res['train'], key=lambda r: (r['mode'], METHODS.index(r['method']))):
-        if 'error' in r: lines.append(f"| {r['method']} | {r['mode']} | {r['error']} |" + ' |' * 10); continue
+        if 'error' in r: lines.append(f"| {r['method']} | {r['mode']} | {r['error']} |" + ' |' * 11); continue
+        ops = f"{r['ops_model']} / {r['ops_optimizer']}" if r.get('ops_model') is not None else '–' 
         lines.append(f"| {r['method']} | {r['mode']} | {r['trainable']:,} | {r['ms']:.1f} | {_f(r['ms_x_lora'], '.2f')} | "
                      f"{_f(r['ms_x_floor'], '.2f')} | {r['img_s']:.1f} | {_f(r['peak_mib'], '.0f')} | {_f(r['peak_mib_x_lora'], '.2f')} | "
                      f"{_f(r['peak_mib_x_floor'], '.2f')} | {_f(r['saved_mib'], '.0f')} | {_f(r['saved_mib_x_lora'], '.2f')} | "
-                     f"{_f(r['saved_mib_x_floor'], '.2f')} |")
+                     f"{_f(r['saved_mib_x_floor'], '.2f')} | {ops} |")
     if res['infer']:
         lines += ['', '| inference | mode | ms/batch | ×base | img/s |', '|---|---|--:|--:|--:|']
         for r in sorted(res['infer'], key=lambda r: (r['mode'], INFER.index(r['model']))):
@@ -324,6 +346,31 @@ def write_results(res:dict, out:str|os.PathLike)->tuple:
     md.write_text(speed_markdown(res) + '\n')
     js.write_text(json.dumps(res, indent=1, default=str) + '\n')
     return md, js
+
+# %% ../nbs/07a_speed.ipynb #d877c520
+def op_counts(cfg:SpeedConfig)->dict: # method → dict(model=…, optimizer=…)
+    "Operators of one training step of every method of `cfg` (after one untimed step), nothing timed"
+    torch.manual_seed(cfg.seed)
+    base, device = make_model(cfg), torch.device(cfg.device)
+    x = torch.randn(cfg.batch, 3, cfg.img_size, cfg.img_size, device=device)
+    y = torch.randint(0, cfg.num_classes, (cfg.batch,), device=device)
+    out = {}
+    for name in cfg.methods:
+        model = build_method(name, copy.deepcopy(base)).to(device).train()
+        step, opt = make_step(model, x, y, cfg.amp, name == 'floor', cfg.lr)
+        step()
+        out[name] = count_ops(step, opt)
+    return out
+
+def ops_markdown(counts:dict, cfg:SpeedConfig)->str:
+    "The operator counts as a table, with the ratios of the forward + backward to LoRA-qkv's and the floor's"
+    m = {k: v['model'] for k, v in counts.items()}
+    r = lambda a, b: _f(a / m[b] if b in m else None, '.2f')
+    lines = [f"Operators per training step — `{cfg.arch}`, {'bf16 autocast' if cfg.amp else 'float32'}, {cfg.device}, "
+             f"torch {torch.__version__}", '', '| method | fwd+bwd | ×LoRA | ×floor | over floor | AdamW |', '|---|--:|--:|--:|--:|--:|']
+    lines += [f"| {k} | {v['model']} | {r(v['model'], 'lora_qkv')} | {r(v['model'], 'floor')} | "
+              f"{_f(v['model'] - m['floor'] if 'floor' in m else None, '+d')} | {v['optimizer']} |" for k, v in counts.items()]
+    return '\n'.join(lines)
 
 # %% ../nbs/07a_speed.ipynb #e27f08ce
 def _rel(a:torch.Tensor, b:torch.Tensor)->float: return ((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-12)).item()
