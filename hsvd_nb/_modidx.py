@@ -190,6 +190,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'hsvd_nb.learner.TrainableOnly.__call__': ('learner.html#trainableonly.__call__', 'hsvd_nb/learner.py'),
                                  'hsvd_nb.learner.TrainableOnly.__init__': ('learner.html#trainableonly.__init__', 'hsvd_nb/learner.py'),
                                  'hsvd_nb.learner._vit': ('learner.html#_vit', 'hsvd_nb/learner.py'),
+                                 'hsvd_nb.learner.fast_adamw': ('learner.html#fast_adamw', 'hsvd_nb/learner.py'),
                                  'hsvd_nb.learner.hta_learner': ('learner.html#hta_learner', 'hsvd_nb/learner.py'),
                                  'hsvd_nb.learner.hta_params': ('learner.html#hta_params', 'hsvd_nb/learner.py'),
                                  'hsvd_nb.learner.hta_splitter': ('learner.html#hta_splitter', 'hsvd_nb/learner.py'),
