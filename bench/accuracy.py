@@ -43,7 +43,9 @@ def main(argv=None):
                  epochs=a.epochs, device=a.device, threads=a.threads)
     out = Path(a.out or ROOT/'bench'/'results'/a.preset)
     if a.plan: print(cfg, plan_size(cfg), sep='\n'); return
-    cmd = 'python bench/accuracy.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    cmd = 'python bench/accuracy.py ' + ' '.join(x for x in args if x != '--report-only')
+    if a.report_only: cmd += '`; the report rewritten from its results.jsonl by the same command with `--report-only'
     records = read_jsonl(out/'results.jsonl') if a.report_only else run_bench(cfg, out, log=lambda s: print(s, flush=True),
                                                                               budget_s=a.budget_min and 60 * a.budget_min)
     if not records: sys.exit(f"no results in {out/'results.jsonl'}")

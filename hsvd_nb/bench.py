@@ -7,7 +7,7 @@ __all__ = ['BLOCK_LINEARS', 'METHODS', 'FAMILY', 'SUITE', 'PRESETS', 'train_head
            'orth_reg', 'AdaLoraCallback', 'adalora', 'hta_method', 'family', 'param_counts', 'suite_splits',
            'BenchConfig', 'preset', 'plan_size', 'base_model', 'bench_device', 'fresh_model', 'SkipValidCallback',
            'make_learner', 'evaluate', 'fit_run', 'read_jsonl', 'choose_lr', 'run_bench', 'suite_means', 'summarise',
-           'compare', 'claims', 'machine', 'plot_acc_params', 'report_markdown', 'write_report']
+           'compare', 'claims', 'machine', 'plot_acc_params', 'lr_sensitivity', 'report_markdown', 'write_report']
 
 # %% ../nbs/07_bench.ipynb #34b04441
 import json, os, platform, random, statistics, tempfile, time
@@ -25,13 +25,12 @@ from fastai.callback.fp16 import MixedPrecision  # noqa: F401 (patches Learner.t
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from fastai.optimizer import Adam
 from fastai.torch_core import set_seed, trainable_params
 from .inject import HTAConfig, add_hta, hta_layers
 from .hta import batch_factors
 from .data import protocol_data, make_dls
 from .tasks import task_splits, N_CLASSES
-from .learner import hta_learner
+from .learner import hta_learner, fast_adamw
 
 # %% ../nbs/07_bench.ipynb #39ea7193
 BLOCK_LINEARS = r'.*blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc1|fc2))' # peft regex (full match): not patch_embed.proj
@@ -189,9 +188,11 @@ PRESETS = {
                   epochs=1, bs=32, lrs=dict(head=(1e-2,), bitfit=(1e-2,), adapter=(1e-2,), full=(1e-3,)),
                   seeds=(0,), device='cpu', threads=1),
     'cpu': dict(depth=4, img_size=28, task_size=32, n_train=160, n_val=40, n_test=250, epochs=5, bs=16,
-                lrs=dict(head=(3e-3, 1e-2), bitfit=(3e-3, 1e-2), adapter=(3e-3, 1e-2), full=(3e-5, 1e-4)),
+                lrs=dict(head=(3e-3, 1e-2, 3e-2), bitfit=(3e-3, 1e-2, 3e-2), adapter=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+                         full=(1e-5, 3e-5, 1e-4)),
                 device='cpu'),
-    'full': dict(img_size=112, bf16=True),
+    'full': dict(img_size=112, bf16=True, lrs=dict(head=(1e-3, 3e-3, 1e-2), bitfit=(1e-3, 3e-3, 1e-2),
+                                                   adapter=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1), full=(1e-5, 3e-5, 1e-4))),
 }
 
 def preset(name:str, **kw)->BenchConfig:
@@ -240,7 +241,7 @@ class SkipValidCallback(Callback):
 def make_learner(model:nn.Module, dls, cbs:list, wd:float)->Learner:
     "The fastai `Learner` of a prepared model: `hta_learner` for HTA, else a `Learner` over the trainable parameters"
     cbs = list(cbs) + [SkipValidCallback()]
-    kw = dict(opt_func=Adam, wd=wd, metrics=accuracy, cbs=cbs, path=tempfile.gettempdir())
+    kw = dict(opt_func=fast_adamw, wd=wd, metrics=accuracy, cbs=cbs, path=tempfile.gettempdir())
     if hta_layers(model): return hta_learner(dls, model, **kw)
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=trainable_params, **kw)
 
@@ -392,7 +393,7 @@ def machine(cfg:BenchConfig)->str:
         cpu = platform.processor() or 'unknown CPU'
         try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
         except (OSError, StopIteration): pass
-        what = f"CPU {cpu}, {torch.get_num_threads()} threads"
+        what = f"CPU {cpu}, {cfg.threads or torch.get_num_threads()} threads"
     import fastai
     try: import peft; pv = peft.__version__
     except ImportError: pv = None
@@ -419,6 +420,21 @@ def plot_acc_params(rows:dict, path:str|Path, title:str='')->Path:
 def _pm(m, s, k=100): return f"{k*m:.1f} ± {k*s:.1f}"
 def _n(p): return f"{p/1e6:.3f}M" if p >= 1e5 else f"{p/1e3:.1f}k"
 
+def lr_sensitivity(records:list)->dict: # method → dict(val={lr: mean val acc}, top=#tasks at the top lr, tasks=#tasks)
+    "Per method: val200 accuracy of the selection runs for each lr, averaged over the tasks that ran it; and edge choices"
+    sel = [r for r in records if r['stage'] == 'select']
+    out = {}
+    for m in dict.fromkeys(r['method'] for r in sel):
+        rs = [r for r in sel if r['method'] == m]
+        lrs, tasks = sorted({r['lr'] for r in rs}), list(dict.fromkeys(r['task'] for r in rs))
+        by = {(r['task'], r['lr']): r['acc'] for r in rs}
+        full = [t for t in tasks if all((t, lr) in by for lr in lrs)]   # tasks whose whole grid ran
+        if not full: continue
+        val = {lr: statistics.fmean(by[t, lr] for t in full) for lr in lrs}
+        top = sum(choose_lr(records, t, m, tuple(lrs)) == lrs[-1] for t in full)
+        out[m] = dict(val=val, top=top, tasks=len(full))
+    return out
+
 def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str='')->str:
     "The benchmark report: setup, the accuracy/parameter table, chosen lrs, the claims, the figure"
     rows = summarise(records)
@@ -431,7 +447,7 @@ def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str
              f"- Model: {model}, {cfg.img_size} px; grayscale tasks copied to 3 channels",
              f"- Data: {cfg.n_train} train / {cfg.n_val} val for selection, retrain on {cfg.n_train + cfg.n_val}, "
              f"{cfg.n_test} held-out test images per task; tasks: {', '.join(tasks)}",
-             f"- Schedule (every method): fastai AdamW, `fit_one_cycle` (warm-up + cosine), {cfg.epochs} epochs, "
+             f"- Schedule (every method): AdamW (`fast_adamw`: fastai's Adam defaults, PyTorch's multi-tensor AdamW), `fit_one_cycle` (warm-up + cosine), {cfg.epochs} epochs, "
              f"batch {cfg.bs}, wd {cfg.wd}{', bf16 autocast' if cfg.bf16 and bench_device(cfg).type == 'cuda' else ''}; no augmentation",
              f"- Selection: lr grid per family {json.dumps({k: list(v) for k, v in cfg.lrs.items()})} on val200 (seed "
              f"{cfg.seeds[0]}); final test accuracy of the last epoch, seeds {list(cfg.seeds)}: mean ± std (%)", "",
@@ -443,6 +459,15 @@ def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str
                      f"{_n(r['params_no_head'])} | {r['seconds']:.1f} |")
     lines += ["", "Chosen learning rates:", "", "| method | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
     lines += [f"| {m} | " + " | ".join(f"{r['lr'][t]:.0e}" if t in r['lr'] else '–' for t in tasks) + " |" for m, r in rows.items()]
+    sens = lr_sensitivity(records)
+    if sens:
+        grid = sorted({lr for v in sens.values() for lr in v['val']})
+        lines += ["", "Learning-rate sensitivity: val200 accuracy (%) of the selection runs, mean over tasks, for each lr of "
+                  "the grid; `top` counts the tasks whose chosen lr is the grid's largest (a choice at the edge of the "
+                  "grid says the grid may be too narrow):", "",
+                  "| method | " + " | ".join(f"{lr:.0e}" for lr in grid) + " | top |", "|---|" + "---|" * (len(grid) + 1)]
+        lines += [f"| {m} | " + " | ".join(f"{100 * v['val'][lr]:.1f}" if lr in v['val'] else '' for lr in grid)
+                  + f" | {v['top']}/{v['tasks']} |" for m, v in sens.items()]
     lines += ["", "### The claims", ""]
     for c in claims(rows):
         lines.append(f"- {c['claim']}: **{'holds' if c['holds'] else 'does not hold'}**. {c['a']} {c['a_mean']:.1f} ± "
