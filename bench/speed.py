@@ -4,7 +4,7 @@ peft LoRA and HRA, plus merged inference against the base model (see nbs/07a_spe
 
     python bench/speed.py --device cpu  --out bench/results/speed-cpu    # ViT-S/14, 112 px, batch 32, float32, eager
     python bench/speed.py --device cuda --out bench/results/speed-cuda   # ViT-B/16, 224 px, batch 64, bf16, eager + compile
-    python bench/speed.py --preset cuda --device cpu --img-size 32 --ops-only   # operators per step of the GPU setup, any machine
+    python bench/speed.py --preset cuda --device cpu --img-size 32 --batch 2 --ops-only   # operators per step of the GPU setup, any machine
 
 Runs from a checkout without installing the package (needs torch, timm, peft; not fastai or nbdev)."""
 import argparse, os, sys, time

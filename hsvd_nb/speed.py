@@ -326,7 +326,7 @@ def speed_markdown(res:dict)->str:
              '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|']
     for r in sorted(res['train'], key=lambda r: (r['mode'], METHODS.index(r['method']))):
         if 'error' in r: lines.append(f"| {r['method']} | {r['mode']} | {r['error']} |" + ' |' * 11); continue
-        ops = f"{r['ops_model']} / {r['ops_optimizer']}" if r.get('ops_model') is not None else '–' 
+        ops = f"{r['ops_model']} / {r['ops_optimizer']}" if r.get('ops_model') is not None else '–'
         lines.append(f"| {r['method']} | {r['mode']} | {r['trainable']:,} | {r['ms']:.1f} | {_f(r['ms_x_lora'], '.2f')} | "
                      f"{_f(r['ms_x_floor'], '.2f')} | {r['img_s']:.1f} | {_f(r['peak_mib'], '.0f')} | {_f(r['peak_mib_x_lora'], '.2f')} | "
                      f"{_f(r['peak_mib_x_floor'], '.2f')} | {_f(r['saved_mib'], '.0f')} | {_f(r['saved_mib_x_lora'], '.2f')} | "
