@@ -240,6 +240,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'hsvd_nb.speed._ordered': ('speed.html#_ordered', 'hsvd_nb/speed.py'),
                                'hsvd_nb.speed._rel': ('speed.html#_rel', 'hsvd_nb/speed.py'),
                                'hsvd_nb.speed._rows': ('speed.html#_rows', 'hsvd_nb/speed.py'),
+                               'hsvd_nb.speed._setup': ('speed.html#_setup', 'hsvd_nb/speed.py'),
                                'hsvd_nb.speed._stat': ('speed.html#_stat', 'hsvd_nb/speed.py'),
                                'hsvd_nb.speed._sync': ('speed.html#_sync', 'hsvd_nb/speed.py'),
                                'hsvd_nb.speed._train_head': ('speed.html#_train_head', 'hsvd_nb/speed.py'),

@@ -289,6 +289,13 @@ def add_ratios(rows:list, key:str, refs:dict)->list:
     return rows
 
 # %% ../nbs/07a_speed.ipynb #817fdd65
+def _setup(cfg:SpeedConfig, device:torch.device)->tuple:
+    "The seeded random-init model every method copies, and the one batch every step uses"
+    torch.manual_seed(cfg.seed)
+    base = make_model(cfg).to(device)
+    x = torch.randn(cfg.batch, 3, cfg.img_size, cfg.img_size, device=device)
+    return base, x, torch.randint(0, cfg.num_classes, (cfg.batch,), device=device)
+
 def run_speed(cfg:SpeedConfig,
               log=print, # progress messages
               checkpoint=None, # called with the partial results once the eager figures are in
@@ -298,10 +305,7 @@ def run_speed(cfg:SpeedConfig,
     if cfg.compile:
         from torch import _dynamo   # one compiled graph per method: more than the default 8 recompiles
         _dynamo.config.cache_size_limit = max(_dynamo.config.cache_size_limit, 64)
-    torch.manual_seed(cfg.seed)
-    base = make_model(cfg).to(device)
-    x = torch.randn(cfg.batch, 3, cfg.img_size, cfg.img_size, device=device)
-    y = torch.randint(0, cfg.num_classes, (cfg.batch,), device=device)
+    base, x, y = _setup(cfg, device)
     info = machine_info(device)
     def results(train, infer):
         info['load_after'] = os.getloadavg() if hasattr(os, 'getloadavg') else None
@@ -350,10 +354,8 @@ def write_results(res:dict, out:str|os.PathLike)->tuple:
 # %% ../nbs/07a_speed.ipynb #d877c520
 def op_counts(cfg:SpeedConfig)->dict: # method → dict(model=…, optimizer=…)
     "Operators of one training step of every method of `cfg` (after one untimed step), nothing timed"
-    torch.manual_seed(cfg.seed)
-    base, device = make_model(cfg), torch.device(cfg.device)
-    x = torch.randn(cfg.batch, 3, cfg.img_size, cfg.img_size, device=device)
-    y = torch.randint(0, cfg.num_classes, (cfg.batch,), device=device)
+    device = torch.device(cfg.device)
+    base, x, y = _setup(cfg, device)
     out = {}
     for name in cfg.methods:
         model = build_method(name, copy.deepcopy(base)).to(device).train()
