@@ -7,10 +7,11 @@ __all__ = ['diag_matrix', 'hta_dense', 'hta_factors', 'hta_delta', 'fold_delta',
            'HTALinear', 'randomize_hta', 'HTAResidual', 'stack_factors', 'batch_factors', 'unbatch_factors']
 
 # %% ../nbs/01_hta.ipynb #f7fe67cd
-import math
+import contextvars, math, numbers
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+from .householder import householder
 
 # %% ../nbs/01_hta.ipynb #6407e6ea
 def diag_matrix(lam:Tensor, # (k,) the diagonal
@@ -151,73 +152,127 @@ def require_linear(m:nn.Module, name:str='the wrapped layer'):
     if not isinstance(m, nn.Linear):
         raise TypeError(f"{name} is a {type(m).__name__}; HTA adapts nn.Linear layers only")
 
+def _integer(name:str, v, lo:int, hi:int, why:str)->int:
+    "`v` as an `int` (numpy's integers too, not bool) when lo <= v <= hi; otherwise a ValueError naming `name`"
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+        raise ValueError(f"{name} must be an integer from {lo} to {hi} ({why}), got {v!r}")
+    return int(v)
+
+def _require_finite(*ts:Tensor|None):
+    "Refuse a merge whose result is not finite (before anything is written)"
+    if not all(t is None or bool(torch.isfinite(t).all()) for t in ts):
+        raise ValueError("merging would write non-finite values into the base weight: the adapter has inf/NaN parameters")
+
 # %% ../nbs/01_hta.ipynb #0cd678e6
+# The factors `batch_factors` made for the forward calls running in this context (thread, task), see below:
+# (model, {layer: (A, B, λ)}, the enclosing call's value)
+_FACTORS = contextvars.ContextVar('hta_factors', default=None)
+
+def _batched(m:nn.Module)->tuple|None:
+    "The factors this context's innermost batched forward call made for layer `m`, if any"
+    cur = _FACTORS.get()
+    return None if cur is None else cur[1].get(m)
+
 class HTALayer(nn.Module):
-    "Parameters and maths shared by the two HTA styles; subclasses define `forward` and merging"
+    "Parameters, maths and merged state shared by the two HTA styles; subclasses define `forward`, `merge` and `_unfold`"
     def __init__(self, base_layer:nn.Linear, # the frozen layer to adapt
                  d_in:int, d_out:int, # shape of ΔW (all groups together)
                  groups:int=1, # ΔW's columns split into this many independent HTAs
                  active:tuple|None=None, # indices of the adapted groups (default: all)
-                 supplement_rank:int=1, # r', rank of W_down·W_up; 0 turns it off
+                 supplement_rank:int=1, # r', rank of W_down·W_up, 0..min(d_in, d_g); 0 turns it off
                  dropout:float=0., # dropout on the adapter input
-                 scale:float=1., # s in y = x(W + s·ΔW) + b
+                 scale:float=1., # s in y = x(W + s·ΔW) + b; finite and nonzero
                 ):
         super().__init__()
         require_linear(base_layer)
-        if groups < 1 or d_out % groups:
-            raise ValueError(f"groups={groups} must be a positive divisor of the layer's {d_out} output features")
-        if not isinstance(supplement_rank, int) or supplement_rank < 0:
-            raise ValueError(f"supplement_rank must be an integer >= 0, got {supplement_rank!r}")
-        if not 0 <= dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or d_out % groups:
+            raise ValueError(f"groups={groups!r} must be a positive divisor of the layer's {d_out} output features")
+        groups = int(groups)
+        d_g = d_out // groups
+        r = _integer('supplement_rank', supplement_rank, 0, min(d_in, d_g), f"at most min(d_in, d_g) = min({d_in}, {d_g})")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale) or scale == 0:
+            raise ValueError(f"scale must be a finite nonzero number (0 would train nothing), got {scale!r}")
         active = tuple(range(groups)) if active is None else tuple(sorted(set(active)))
-        if not active or not all(0 <= g < groups for g in active):
+        if not active or not all(isinstance(g, numbers.Integral) and not isinstance(g, bool) and 0 <= g < groups for g in active):
             raise ValueError(f"active groups {active} must be a non-empty subset of 0..{groups-1}")
-        self.base_layer, self.groups, self.active, self.scale = base_layer.requires_grad_(False), groups, active, scale
-        self.d_in, self.d_out, self.r = d_in, d_out, supplement_rank
-        self.d_g = d_out // groups
-        self.k = min(d_in, self.d_g)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.merged = False
+        self.base_layer, self.groups, self.active = base_layer.requires_grad_(False), groups, tuple(map(int, active))
+        self.d_in, self.d_out, self.d_g, self.r, self.scale = d_in, d_out, d_g, r, float(scale)
+        self.k = min(d_in, d_g)
+        self.dropout = nn.Dropout(float(dropout)) if dropout > 0 else nn.Identity()
         n, kw = len(active), dict(dtype=base_layer.weight.dtype, device=base_layer.weight.device)
         self.hta_vl = nn.Parameter(torch.randn(n, d_in, **kw))
         self.hta_diag = nn.Parameter(torch.zeros(n, self.k, **kw))
-        self.hta_vr = nn.Parameter(torch.randn(n, self.d_g, **kw))
-        self.hta_down = nn.Parameter(torch.empty(n, d_in, supplement_rank, **kw))
-        self.hta_up = nn.Parameter(torch.zeros(n, supplement_rank, self.d_g, **kw))
-        if supplement_rank: # Kaiming-uniform with a=√5, as nn.Linear (and LoRA's A) use
-            bound = 1 / math.sqrt(d_in)
-            nn.init.uniform_(self.hta_down, -bound, bound)
-        idx = None if n == groups else torch.tensor(active, device=kw['device'])
+        self.hta_vr = nn.Parameter(torch.randn(n, d_g, **kw))
+        self.hta_down = nn.Parameter(torch.empty(n, d_in, r, **kw))
+        self.hta_up = nn.Parameter(torch.zeros(n, r, d_g, **kw))
+        if r: nn.init.uniform_(self.hta_down, -1 / math.sqrt(d_in), 1 / math.sqrt(d_in))  # Kaiming-uniform, a=√5, as LoRA's A
+        idx = None if n == groups else torch.tensor(self.active, device=kw['device'])
         self.register_buffer('idx', idx, persistent=False)  # the adapted groups; None: all of them
-        self._batched = None  # this forward's factors when `batch_factors` computed them for the whole model
+        self.merged = False                                  # what forward reads (a Python bool, for torch.compile)
+        self.register_buffer('merged_flag', torch.tensor(False, device=kw['device']))  # the same, in the state_dict
+        self.register_buffer('unmerged_weight', None, persistent=False)  # while merged: the base weight (and bias)
+        self.register_buffer('unmerged_bias', None, persistent=False)    # as they were before, for an exact unmerge
+        self.register_load_state_dict_pre_hook(HTALayer._before_load)
+        self.register_load_state_dict_post_hook(HTALayer._after_load)
+
+    def factors(self)->tuple[Tensor, Tensor, Tensor]:
+        "Per-group A (n, d_in, 2+r'), B (n, 2+r', d_g), λ (n, k): this forward call's batched ones, if `batch_factors` made them"
+        if not torch.compiler.is_compiling() and (f := _batched(self)) is not None: return f
+        return *hta_factors(self.hta_vl, self.hta_diag, self.hta_vr, self.hta_down, self.hta_up), self.hta_diag
+
+    def delta_weight(self, dtype:torch.dtype|None=None, # compute in this dtype (None: the parameters')
+                    )->Tensor: # (d_out, d_in) s·ΔWᵀ, the `nn.Linear.weight` layout
+        "The dense update, differentiable: used for merging, reports, and as the fast path's reference"
+        ps = [p if dtype is None else p.to(dtype) for p in (self.hta_vl, self.hta_diag, self.hta_vr, self.hta_down, self.hta_up)]
+        A, B = hta_factors(*ps)
+        return fold_delta(ps[0].new_zeros(self.d_out, self.d_in), A, B, ps[1], self.idx, self.scale)
+    get_delta_weight = delta_weight  # peft's name
+
+    def adapt(self, x:Tensor, # (..., d_in)
+              weight:Tensor|None, bias:Tensor|None, # the base layer's; weight None: the identity
+             )->Tensor: # (..., d_out)
+        "x·Wᵀ + b + s·x̃·ΔW through `HTAFunction`, x̃ = dropout(x) while training"
+        A, B, lam = self.factors()
+        x2 = x.reshape(-1, x.shape[-1])
+        xa = self.dropout(x2) if self.training and isinstance(self.dropout, nn.Dropout) else None
+        y = HTAFunction.apply(x2, xa, weight, bias, A, B, lam, self.idx, self.scale)
+        return y.view(*x.shape[:-1], y.shape[-1])
+
+    def unmerge(self):
+        "Put back the base weights kept by `merge`, bit for bit"
+        if not self.merged: raise RuntimeError("this HTA layer is not merged")
+        b = self.base_layer
+        with torch.no_grad():
+            b.weight.copy_(self.unmerged_weight)
+            if self.unmerged_bias is not None: b.bias.copy_(self.unmerged_bias)
+        self._set_merged(False)
+
+    def _set_merged(self, merged:bool, kept:tuple=(None, None)):
+        "Record the merged state: the bool forward reads, the state_dict flag, and the base tensors `unmerge` restores"
+        self.merged = merged
+        self.merged_flag.fill_(merged)
+        self.unmerged_weight, self.unmerged_bias = kept
+
+    def _before_load(self, state:dict, prefix:str, *args):
+        "load_state_dict pre-hook: unmerge, so the base holds its own weights while loading; note what the state says"
+        flag = state.get(prefix + 'merged_flag')
+        self._loading = (prefix, self.merged, None if flag is None else bool(flag), prefix + 'base_layer.weight' in state)
+        if self.merged: self.unmerge()
+
+    def _after_load(self, keys):
+        "load_state_dict post-hook: end merged iff the state's flag says so (no flag: iff merged before)"
+        prefix, was, flag, has_base = self._loading
+        del self._loading
+        if flag is None and prefix + 'merged_flag' in keys.missing_keys: keys.missing_keys.remove(prefix + 'merged_flag')
+        if not (was if flag is None else flag): return
+        if flag and has_base: self._set_merged(True, self._unfold())  # the loaded base is merged: recover its original
+        else: self.merge()                                              # merge the loaded adapters into the base
 
     def extra_repr(self):
         return (f"d_in={self.d_in}, d_out={self.d_out}, groups={self.groups}, active={self.active}, "
                 f"supplement_rank={self.r}, scale={self.scale}, merged={self.merged}")
-
-# %% ../nbs/01_hta.ipynb #2e89391c
-def _factors(self:HTALayer)->tuple[Tensor, Tensor, Tensor]:
-    "Per-group factors A (n, d_in, 2+r'), B (n, 2+r', d_g) and the diagonals (n, k)"
-    if self._batched is not None: return self._batched
-    return *hta_factors(self.hta_vl, self.hta_diag, self.hta_vr, self.hta_down, self.hta_up), self.hta_diag
-HTALayer.factors = _factors
-
-def _delta_weight(self:HTALayer)->Tensor:
-    "s·ΔWᵀ, shape (d_out, d_in): the `nn.Linear.weight` layout"
-    A, B = hta_factors(self.hta_vl, self.hta_diag, self.hta_vr, self.hta_down, self.hta_up)
-    return fold_delta(self.hta_vl.new_zeros(self.d_out, self.d_in), A, B, self.hta_diag, self.idx, self.scale)
-HTALayer.delta_weight = _delta_weight
-
-def _adapt(self:HTALayer, x:Tensor, # (..., d_in)
-           weight:Tensor|None, bias:Tensor|None, # the base layer's; weight None: the identity
-          )->Tensor: # (..., d_out)
-    "x·Wᵀ + b + s·x̃·ΔW through `HTAFunction`, x̃ = dropout(x) while training"
-    A, B, lam = self.factors()
-    x2 = x.reshape(-1, x.shape[-1])
-    xa = self.dropout(x2) if self.training and isinstance(self.dropout, nn.Dropout) else None
-    y = HTAFunction.apply(x2, xa, weight, bias, A, B, lam, self.idx, self.scale)
-    return y.view(*x.shape[:-1], y.shape[-1])
-HTALayer.adapt = _adapt
 
 # %% ../nbs/01_hta.ipynb #e5604bb8
 class HTALinear(HTALayer):
@@ -232,6 +287,39 @@ class HTALinear(HTALayer):
         if self.merged: return self.base_layer(x)
         return self.adapt(x, self.base_layer.weight, self.base_layer.bias)
 
+    @property
+    def weight(self)->Tensor:
+        "The adapted weight W + s·ΔWᵀ (differentiable in the adapters), for code that calls `F.linear(x, m.weight)`"
+        w = self.base_layer.weight
+        if self.merged: return w
+        if self.training and isinstance(self.dropout, nn.Dropout):
+            raise RuntimeError("this HTA layer's input reaches it through `.weight` (as EVA/BEiT attention does), "
+                               "so adapter dropout cannot apply; use dropout=0 for this model")
+        A, B, lam = (t.to(w.dtype) for t in self.factors())
+        return fold_delta(w, A, B, lam, self.idx, self.scale)
+
+    @property
+    def bias(self)->Tensor|None: return self.base_layer.bias
+
+    def merge(self):
+        "Write W + s·ΔWᵀ into the base weight (in float32, cast once; refused if not finite), keeping W for `unmerge`"
+        if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
+        w = self.base_layer.weight
+        with torch.no_grad():
+            hi = torch.promote_types(w.dtype, torch.float32)
+            new = (w.to(hi) + self.delta_weight(hi)).to(w.dtype)
+            _require_finite(new)
+            kept = w.detach().clone()
+            w.copy_(new)
+        self._set_merged(True, (kept, None))
+
+    def _unfold(self)->tuple[Tensor, None]:
+        "The weight a merged base weight was merged from, W_merged − s·ΔWᵀ (for a merged state_dict being loaded)"
+        w = self.base_layer.weight
+        with torch.no_grad():
+            hi = torch.promote_types(w.dtype, torch.float32)
+            return (w.to(hi) - self.delta_weight(hi)).to(w.dtype), None
+
 # %% ../nbs/01_hta.ipynb #a7a60ebc
 def randomize_hta(m:nn.Module, std:float=0.5, seed:int|None=None)->nn.Module:
     "Fill every `hta_` parameter of `m` with random values (tests and demos: a trained-looking adapter)"
@@ -241,25 +329,6 @@ def randomize_hta(m:nn.Module, std:float=0.5, seed:int|None=None)->nn.Module:
             if n.rsplit('.', 1)[-1].startswith('hta_'):
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * std)
     return m
-
-# %% ../nbs/01_hta.ipynb #f4e3dde9
-def _merge(self:HTALinear):
-    "Write s·ΔW into the base weight (exact; refused if the result is not finite)"
-    if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
-    w = self.base_layer.weight
-    with torch.no_grad():
-        new = w + self.delta_weight().to(w.dtype)
-        if not torch.isfinite(new).all():
-            raise ValueError("merging would write non-finite values into the base weight: the adapter has inf/NaN parameters")
-        w.copy_(new)
-    self.merged = True
-
-def _unmerge(self:HTALinear):
-    "Subtract s·ΔW from the base weight"
-    if not self.merged: raise RuntimeError("this HTA layer is not merged")
-    with torch.no_grad(): self.base_layer.weight -= self.delta_weight().to(self.base_layer.weight.dtype)
-    self.merged = False
-HTALinear.merge, HTALinear.unmerge = _merge, _unmerge
 
 # %% ../nbs/01_hta.ipynb #3bdba2b9
 class HTAResidual(HTALayer):
@@ -273,33 +342,31 @@ class HTAResidual(HTALayer):
         h = self.base_layer(x)
         return h if self.merged else self.adapt(h, None, None)
 
-    def _affine(self)->Tensor: # (d, d) the matrix I + s·ΔWᵀ, in float64
-        dw = self.delta_weight().double()
-        return torch.eye(self.d_out, dtype=dw.dtype, device=dw.device) + dw
-
     def merge(self):
-        "Fold the residual into the base layer: weight ← (I + sΔWᵀ)·weight, bias likewise"
+        "Fold the residual into the base layer: weight ← (I + sΔWᵀ)·weight, bias likewise (float64, cast once); originals kept"
         if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
         b = self.base_layer
         with torch.no_grad():
             M = self._affine()
-            w = M @ b.weight.double()
-            bias = None if b.bias is None else M @ b.bias.double()
-            if not torch.isfinite(w).all() or (bias is not None and not torch.isfinite(bias).all()):
-                raise ValueError("merging would write non-finite values into the base weight: the adapter has inf/NaN parameters")
+            w = (M @ b.weight.double()).to(b.weight.dtype)
+            bias = None if b.bias is None else (M @ b.bias.double()).to(b.bias.dtype)
+            _require_finite(w, bias)
+            kept = b.weight.detach().clone(), None if bias is None else b.bias.detach().clone()
             b.weight.copy_(w)
             if bias is not None: b.bias.copy_(bias)
-        self.merged = True
+        self._set_merged(True, kept)
 
-    def unmerge(self):
-        "Undo `merge` by solving (I + sΔWᵀ)·W = W_merged"
-        if not self.merged: raise RuntimeError("this HTA layer is not merged")
+    def _affine(self)->Tensor: # (d, d) the matrix I + s·ΔWᵀ, in float64
+        dw = self.delta_weight(torch.float64)
+        return torch.eye(self.d_out, dtype=dw.dtype, device=dw.device) + dw
+
+    def _unfold(self)->tuple[Tensor, Tensor|None]:
+        "The weight and bias a merged base was merged from, solving (I + sΔWᵀ)·W = W_merged"
         b = self.base_layer
         with torch.no_grad():
             M = self._affine()
-            b.weight.copy_(torch.linalg.solve(M, b.weight.double()))
-            if b.bias is not None: b.bias.copy_(torch.linalg.solve(M, b.bias.double()[:, None])[:, 0])
-        self.merged = False
+            w = torch.linalg.solve(M, b.weight.double()).to(b.weight.dtype)
+            return w, None if b.bias is None else torch.linalg.solve(M, b.bias.double()[:, None])[:, 0].to(b.bias.dtype)
 
 # %% ../nbs/01_hta.ipynb #e3e84dbd
 class _DenseGrad(torch.autograd.Function):
@@ -324,19 +391,21 @@ def stack_factors(layers:list, # HTA layers whose parameters share shape, dtype 
 def _shape_key(m:HTALayer)->tuple: return (m.d_in, m.d_g, m.r, m.hta_vl.dtype, m.hta_vl.device)
 
 def _prefactor(model:nn.Module, args):
-    "Forward pre-hook: give every unmerged HTA layer of `model` its factors, one batch per shape"
+    "Forward pre-hook: batch the factors of `model`'s unmerged HTA layers, one `hta_factors` per shape, for this call only"
     if torch.compiler.is_compiling(): return
-    buckets = {}
+    buckets, outer = {}, _FACTORS.get()
     for m in model.modules():
+        if getattr(m, 'grad_checkpointing', False): buckets = {}; break  # recomputed blocks must make their own
         if isinstance(m, HTALayer) and not m.merged: buckets.setdefault(_shape_key(m), []).append(m)
-    for layers in buckets.values():
-        for m, f in zip(layers, stack_factors(layers, _compute_dtype(layers[0].hta_vl))): m._batched = f
+    found = {}
+    for layers in buckets.values(): found.update(zip(layers, stack_factors(layers, _compute_dtype(layers[0].hta_vl))))
+    _FACTORS.set((model, found, outer))
 
 def _dropfactors(model:nn.Module, args, out):
-    "Forward hook (also on failure): forget the batched factors"
+    "Forward hook (also on failure): back to the enclosing call's factors"
     if torch.compiler.is_compiling(): return
-    for m in model.modules():
-        if isinstance(m, HTALayer): m._batched = None
+    cur = _FACTORS.get()
+    if cur is not None and cur[0] is model: _FACTORS.set(cur[2])
 
 # %% ../nbs/01_hta.ipynb #d0b6c7c8
 def batch_factors(model:nn.Module)->nn.Module:
