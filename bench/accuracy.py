@@ -38,8 +38,8 @@ def parse(argv=None):
 def main(argv=None):
     a = parse(argv)
     warnings.filterwarnings('ignore', category=FutureWarning)
-    from hsvd_nb.bench import preset, plan_size, run_bench, read_jsonl, write_report
-    cfg = preset(a.preset, tasks=_tuple(a.tasks), methods=_tuple(a.methods), seeds=_tuple(a.seeds, int),
+    from hsvd_nb.bench import bench_preset, plan_size, run_bench, read_jsonl, write_report
+    cfg = bench_preset(a.preset, tasks=_tuple(a.tasks), methods=_tuple(a.methods), seeds=_tuple(a.seeds, int),
                  epochs=a.epochs, device=a.device, threads=a.threads)
     out = Path(a.out or ROOT/'bench'/'results'/a.preset)
     if a.plan: print(cfg, plan_size(cfg), sep='\n'); return

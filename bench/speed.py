@@ -42,7 +42,7 @@ def parse(argv=None):
 def main(argv=None):
     a = parse(argv)
     import torch
-    from hsvd_nb.speed import preset, run_speed, speed_markdown, write_results, check_device, op_counts, ops_markdown
+    from hsvd_nb.speed import speed_preset, run_speed, speed_markdown, write_results, check_device, op_counts, ops_markdown
     if a.threads: torch.set_num_threads(a.threads)
     device = ('cuda' if torch.cuda.is_available() else 'cpu') if a.device == 'auto' else a.device
     if device == 'cuda' and not torch.cuda.is_available(): sys.exit('--device cuda: CUDA is not available to this torch')
@@ -52,7 +52,7 @@ def main(argv=None):
     if a.methods: kw['methods'] = tuple(m.strip() for m in a.methods.split(',') if m.strip())
     if a.compile_methods: kw['compile_methods'] = tuple(m.strip() for m in a.compile_methods.split(',') if m.strip())
     if a.no_infer: kw['infer'] = False
-    cfg = preset(name, device=device, **kw)
+    cfg = speed_preset(name, device=device, **kw)
     out = Path(a.out or ROOT/'bench'/'results'/(f'ops-{name}-{device}' if a.ops_only else f'speed-{name}'))
     if a.ops_only:
         import json

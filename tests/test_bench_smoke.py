@@ -11,9 +11,9 @@ def test_bench_smoke(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"smoke benchmark failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     sys.path.insert(0, str(ROOT))
-    from hsvd_nb.bench import METHODS, preset
+    from hsvd_nb.bench import METHODS, bench_preset
     recs = [json.loads(l) for l in (tmp_path/'results.jsonl').read_text().splitlines()]
-    cfg = preset('smoke')
+    cfg = bench_preset('smoke')
     got = {(x['task'], x['method']) for x in recs if x['stage'] == 'final'}
     assert got == {(t, m) for t in cfg.tasks for m in METHODS}, "a final record per (method, task)"
     for x in recs:
