@@ -10,17 +10,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+from fastprogress.fastprogress import progress_bar
 
 # %% ../nbs/05a_probe.ipynb #c1b8f3a3
 @torch.no_grad()
 def extract_features(model:nn.Module, # a timm model (its head is not used)
                      dl, # an iterable of (x, y) batches
+                     quiet:bool=False, # no progress bar
                     )->tuple[Tensor, Tensor]: # features (N, D) float32 on the CPU, labels (N,)
-    "Pre-logits features of a frozen timm model over a loader"
+    "Pre-logits features of a frozen timm model over a loader, with fastai's progress bar"
     was_training = model.training
     model.eval()
     feats, ys = [], []
-    for x, y in dl:
+    for x, y in (dl if quiet or not hasattr(dl, '__len__') else progress_bar(dl, leave=False)):
         feats.append(model.forward_head(model.forward_features(x), pre_logits=True).float().cpu())
         ys.append(torch.as_tensor(y).cpu())
     model.train(was_training)
@@ -59,9 +61,13 @@ def accuracy_of_probe(lin:nn.Module, x:Tensor, y:Tensor)->float:
 def linear_probe(train:tuple, val:tuple, test:tuple, # (features, labels) for train800, val200, test
                  n_classes:int, # number of classes
                  wds:tuple=(1e-4, 1e-3, 1e-2, 1e-1, 1.), # penalties to choose from on val
+                 quiet:bool=False, # no progress bar over the penalties
                 )->dict: # test_accuracy, the chosen wd and the val accuracy of every wd
     "Choose the L2 penalty on val, refit on train+val, report test accuracy"
-    val_acc = {wd: accuracy_of_probe(fit_logreg(*train, n_classes, wd), *val) for wd in wds}
+    val_acc, bar = {}, wds if quiet else progress_bar(wds, leave=False)
+    for wd in bar:
+        val_acc[wd] = accuracy_of_probe(fit_logreg(*train, n_classes, wd), *val)
+        if not quiet: bar.comment = f"L2 {wd:g}: val accuracy {val_acc[wd]:.4f}"
     best = max(wds, key=lambda wd: (val_acc[wd], wd))              # ties go to the stronger penalty
     full = (torch.cat([train[0], val[0]]), torch.cat([train[1], val[1]]))
     probe = fit_logreg(*full, n_classes, best)
