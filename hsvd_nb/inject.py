@@ -89,15 +89,17 @@ def _reads_weight(owner:nn.Module, child:str)->bool:
     except (OSError, TypeError): return False
     return re.search(rf"self\.{child}\.weight\b", src) is not None
 
-def _check_direct(model:nn.Module, name:str, style:str):
+def _check_direct(model:nn.Module, name:str, config:HTAConfig):
     "Refuse a target the model's code reads `.weight` from directly, unless the wrapper then gives the adapted weight"
     parent, _, child = name.rpartition('.')
     if not _reads_weight(model.get_submodule(parent), child): return
-    if style == 'lora' and isinstance(getattr(HTALinear, 'weight', None), property): return
+    ok = isinstance(getattr(HTALinear, 'weight', None), property)
+    if config.style == 'lora' and ok and not config.dropout: return
     why = ("style='adapter' puts a residual on the layer's output, which that code never calls; use style='lora'"
-           if style == 'adapter' else "this version's HTALinear has no adapted `weight` to give it")
+           if config.style == 'adapter' else "this version's HTALinear has no adapted `weight` to give it" if not ok
+           else f"HTAConfig.dropout={config.dropout} needs the layer's input, which that code never passes; use dropout=0")
     raise ValueError(f"{type(model).__name__} computes {name!r} as F.linear(x, {child}.weight, ...), bypassing the layer: {why}. "
-                     "Supported: timm ViT, DeiT, DINOv2 (any style); EVA/BEiT fused qkv with style='lora' only")
+                     "Supported: timm ViT, DeiT, DINOv2 (any style); EVA/BEiT fused qkv with style='lora' and dropout=0 only")
 
 def plan_hta(model:nn.Module, config:HTAConfig)->dict[str, tuple[int, tuple]]:
     "Module name → (groups, active groups) for every layer `config` adapts in `model`"
@@ -113,7 +115,7 @@ def plan_hta(model:nn.Module, config:HTAConfig)->dict[str, tuple[int, tuple]]:
                              f"its Linear layers are named like {linears}")
         for n in names:
             require_linear(mods[n], f"target {t!r} matches {n!r}, which")
-            _check_direct(model, n, config.style)
+            _check_direct(model, n, config)
             m = mods[n]
             fused = n.endswith('qkv') and m.out_features == 3 * m.in_features
             if part and not fused: raise ValueError(f"target {t!r}: {n!r} is not a fused q,k,v Linear (in→3·in)")
