@@ -174,7 +174,7 @@ def _batched(m:nn.Module)->tuple|None:
     return None if cur is None else cur[1].get(m)
 
 class HTALayer(nn.Module):
-    "Parameters, maths and merged state shared by the two HTA styles; subclasses define `forward`, `merge` and `_unfold`"
+    "Parameters, maths and merged state shared by the two HTA styles; subclasses define `forward`, `_merged` and `_unfold`"
     def __init__(self, base_layer:nn.Linear, # the frozen layer to adapt
                  d_in:int, d_out:int, # shape of ΔW (all groups together)
                  groups:int=1, # ΔW's columns split into this many independent HTAs
@@ -240,6 +240,18 @@ class HTALayer(nn.Module):
         y = HTAFunction.apply(x2, xa, weight, bias, A, B, lam, self.idx, self.scale)
         return y.view(*x.shape[:-1], y.shape[-1])
 
+    def merge(self):
+        "Write the update into the base layer (refused if not finite), keeping its weights for an exact `unmerge`"
+        if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
+        b = self.base_layer
+        with torch.no_grad():
+            w, bias = self._merged(b.weight, b.bias)
+            _require_finite(w, bias)
+            kept = b.weight.detach().clone(), None if bias is b.bias else b.bias.detach().clone()
+            b.weight.copy_(w)
+            if kept[1] is not None: b.bias.copy_(bias)
+        self._set_merged(True, kept)
+
     def unmerge(self):
         "Put back the base weights kept by `merge`, bit for bit"
         if not self.merged: raise RuntimeError("this HTA layer is not merged")
@@ -257,18 +269,24 @@ class HTALayer(nn.Module):
 
     def _before_load(self, state:dict, prefix:str, *args):
         "load_state_dict pre-hook: unmerge, so the base holds its own weights while loading; note what the state says"
-        flag = state.get(prefix + 'merged_flag')
-        self._loading = (prefix, self.merged, None if flag is None else bool(flag), prefix + 'base_layer.weight' in state)
-        if self.merged: self.unmerge()
+        flag, kept = state.get(prefix + 'merged_flag'), (self.unmerged_weight, self.unmerged_bias)
+        self._loading = (prefix, self.merged, None if flag is None else bool(flag), prefix + 'base_layer.weight' in state, kept)
+        if not self.merged: return
+        for k in (prefix + 'base_layer.weight', prefix + 'base_layer.bias'):  # they may be this layer's own tensors
+            if k in state: state[k] = state[k].clone()                        # (its own state_dict): unmerging would change them
+        self.unmerge()
 
     def _after_load(self, keys):
         "load_state_dict post-hook: end merged iff the state's flag says so (no flag: iff merged before)"
-        prefix, was, flag, has_base = self._loading
+        prefix, was, flag, has_base, kept = self._loading
         del self._loading
         if flag is None and prefix + 'merged_flag' in keys.missing_keys: keys.missing_keys.remove(prefix + 'merged_flag')
         if not (was if flag is None else flag): return
-        if flag and has_base: self._set_merged(True, self._unfold())  # the loaded base is merged: recover its original
-        else: self.merge()                                              # merge the loaded adapters into the base
+        if not (flag and has_base): return self.merge()               # merge the loaded adapters into the base
+        b = self.base_layer                                           # the loaded base is merged: from what?
+        with torch.no_grad():                                         # the weights kept before loading if they fit,
+            fits = kept[0] is not None and all(t is None or torch.equal(t, c) for t, c in zip(self._merged(*kept), (b.weight, b.bias)))
+            self._set_merged(True, kept if fits else self._unfold())  # else recovered from the merged ones
 
     def extra_repr(self):
         return (f"d_in={self.d_in}, d_out={self.d_out}, groups={self.groups}, active={self.active}, "
@@ -301,17 +319,10 @@ class HTALinear(HTALayer):
     @property
     def bias(self)->Tensor|None: return self.base_layer.bias
 
-    def merge(self):
-        "Write W + s·ΔWᵀ into the base weight (in float32, cast once; refused if not finite), keeping W for `unmerge`"
-        if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
-        w = self.base_layer.weight
-        with torch.no_grad():
-            hi = torch.promote_types(w.dtype, torch.float32)
-            new = (w.to(hi) + self.delta_weight(hi)).to(w.dtype)
-            _require_finite(new)
-            kept = w.detach().clone()
-            w.copy_(new)
-        self._set_merged(True, (kept, None))
+    def _merged(self, w:Tensor, b:Tensor|None)->tuple[Tensor, Tensor|None]:
+        "The merged base (W + s·ΔWᵀ, b): computed in float32 (float64 for a float64 layer), rounded once"
+        hi = torch.promote_types(w.dtype, torch.float32)
+        return (w.to(hi) + self.delta_weight(hi)).to(w.dtype), b
 
     def _unfold(self)->tuple[Tensor, None]:
         "The weight a merged base weight was merged from, W_merged − s·ΔWᵀ (for a merged state_dict being loaded)"
@@ -342,19 +353,10 @@ class HTAResidual(HTALayer):
         h = self.base_layer(x)
         return h if self.merged else self.adapt(h, None, None)
 
-    def merge(self):
-        "Fold the residual into the base layer: weight ← (I + sΔWᵀ)·weight, bias likewise (float64, cast once); originals kept"
-        if self.merged: raise RuntimeError("this HTA layer is already merged; call unmerge() first")
-        b = self.base_layer
-        with torch.no_grad():
-            M = self._affine()
-            w = (M @ b.weight.double()).to(b.weight.dtype)
-            bias = None if b.bias is None else (M @ b.bias.double()).to(b.bias.dtype)
-            _require_finite(w, bias)
-            kept = b.weight.detach().clone(), None if bias is None else b.bias.detach().clone()
-            b.weight.copy_(w)
-            if bias is not None: b.bias.copy_(bias)
-        self._set_merged(True, kept)
+    def _merged(self, w:Tensor, b:Tensor|None)->tuple[Tensor, Tensor|None]:
+        "The merged base ((I + sΔWᵀ)·W, (I + sΔWᵀ)·b): computed in float64, rounded once"
+        M = self._affine()
+        return (M @ w.double()).to(w.dtype), None if b is None else (M @ b.double()).to(b.dtype)
 
     def _affine(self)->Tensor: # (d, d) the matrix I + s·ΔWᵀ, in float64
         dw = self.delta_weight(torch.float64)
@@ -395,7 +397,7 @@ def _prefactor(model:nn.Module, args):
     if torch.compiler.is_compiling(): return
     buckets, outer = {}, _FACTORS.get()
     for m in model.modules():
-        if getattr(m, 'grad_checkpointing', False): buckets = {}; break  # recomputed blocks must make their own
+        if m.__dict__.get('grad_checkpointing'): buckets = {}; break  # timm's flag; recomputed blocks must make their own
         if isinstance(m, HTALayer) and not m.merged: buckets.setdefault(_shape_key(m), []).append(m)
     found = {}
     for layers in buckets.values(): found.update(zip(layers, stack_factors(layers, _compute_dtype(layers[0].hta_vl))))
