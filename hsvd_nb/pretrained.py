@@ -149,7 +149,7 @@ def dinov2_state_dict(cache:Path|None=None, # the safetensors file; default `cac
 def check_img_size(img_size:int, patch:int=14)->int:
     "`img_size`, or a clear `ValueError` unless it is a positive multiple of `patch`"
     if isinstance(img_size, bool) or not isinstance(img_size, numbers.Integral) or img_size < patch or img_size % patch:
-        raise ValueError(f"img_size must be a positive multiple of the patch size {patch} (e.g. 112, 224, 518), got {img_size!r}")
+        raise ValueError(f"img_size (--img-size) must be a positive multiple of the patch size {patch} (e.g. 112, 224, 518), got {img_size!r}")
     return int(img_size)
 
 # %% ../nbs/04_pretrained.ipynb #ba72ae86
