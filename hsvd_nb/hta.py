@@ -7,7 +7,7 @@ __all__ = ['diag_matrix', 'hta_dense', 'hta_factors', 'hta_delta', 'fold_delta',
            'HTALinear', 'randomize_hta', 'HTAResidual', 'stack_factors', 'batch_factors', 'unbatch_factors']
 
 # %% ../nbs/01_hta.ipynb #f7fe67cd
-import contextvars, math, numbers
+import contextlib, contextvars, math, numbers
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -87,6 +87,11 @@ def _spread(B:Tensor, idx:Tensor|None, groups:int)->Tensor:
     out = B.new_zeros(n, groups, R, d_g)
     out[torch.arange(n, device=B.device), idx] = B
     return out.transpose(1, 2).reshape(n * R, groups * d_g)
+
+def _no_autocast(t:Tensor):
+    "A context with autocast off on `t`'s device (nothing to do when it is off already)"
+    dev = t.device.type
+    return torch.autocast(dev, enabled=False) if torch.is_autocast_enabled(dev) else contextlib.nullcontext()
 
 # %% ../nbs/01_hta.ipynb #409a4d57
 class HTAFunction(torch.autograd.Function):
@@ -226,8 +231,9 @@ class HTALayer(nn.Module):
                     )->Tensor: # (d_out, d_in) s·ΔWᵀ, the `nn.Linear.weight` layout
         "The dense update, differentiable: used for merging, reports, and as the fast path's reference"
         ps = [p if dtype is None else p.to(dtype) for p in (self.hta_vl, self.hta_diag, self.hta_vr, self.hta_down, self.hta_up)]
-        A, B = hta_factors(*ps)
-        return fold_delta(ps[0].new_zeros(self.d_out, self.d_in), A, B, ps[1], self.idx, self.scale)
+        with _no_autocast(ps[0]):  # in the dtype asked for, also inside an autocast region
+            A, B = hta_factors(*ps)
+            return fold_delta(ps[0].new_zeros(self.d_out, self.d_in), A, B, ps[1], self.idx, self.scale)
     get_delta_weight = delta_weight  # peft's name
 
     def adapt(self, x:Tensor, # (..., d_in)
@@ -314,7 +320,7 @@ class HTALinear(HTALayer):
             raise RuntimeError("this HTA layer's input reaches it through `.weight` (as EVA/BEiT attention does), "
                                "so adapter dropout cannot apply; use dropout=0 for this model")
         A, B, lam = (t.to(w.dtype) for t in self.factors())
-        return fold_delta(w, A, B, lam, self.idx, self.scale)
+        with _no_autocast(w): return fold_delta(w, A, B, lam, self.idx, self.scale)  # autocast's F.linear casts it
 
     @property
     def bias(self)->Tensor|None: return self.base_layer.bias
