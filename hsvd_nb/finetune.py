@@ -44,9 +44,7 @@ def check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, se
     if not isinstance(model, (str, torch.nn.Module)): raise TypeError(f"model (--model) must be a model name or a timm model, got {type(model).__name__}")
     if isinstance(model, str):
         from hsvd_nb.pretrained import OFFLINE_NAMES, check_img_size
-        if model in OFFLINE_NAMES:
-            try: check_img_size(img_size, 14)
-            except ValueError as e: raise ValueError(f"img_size (--img-size) {e.args[0].removeprefix('img_size ')}") from None
+        if model in OFFLINE_NAMES: check_img_size(img_size, 14)  # the message names img_size (--img-size)
     if not isinstance(out, (str, Path)) or not str(out): raise ValueError(f"out (--out) must be a folder path, got {out!r}")
     if Path(out).exists() and not Path(out).is_dir(): raise ValueError(f"out (--out) {str(out)!r} is a file, not a folder")
     if device is not None:
