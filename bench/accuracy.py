@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Accuracy benchmark: HTA, its ablations, peft LoRA / HRA / AdaLoRA and the classic baselines under one
-protocol (lr chosen on val200, retrain on train1000, final-epoch test accuracy, 3 seeds); see nbs/07_bench.ipynb.
+protocol (lr chosen on val200, retrain on train1000, final-epoch test accuracy, 3 seeds); see nbs/11_bench.ipynb.
 
     python bench/accuracy.py --preset smoke --out /tmp/smoke          # CI: tiny random ViT, every method, ~1 min
     python bench/accuracy.py --preset cpu   --out bench/results/cpu   # DINOv2-S/14 (4 blocks, 28 px), ~20-30 min on 2 cores
@@ -38,7 +38,7 @@ def parse(argv=None):
 def main(argv=None):
     a = parse(argv)
     warnings.filterwarnings('ignore', category=FutureWarning)
-    from hsvd_nb.bench import bench_preset, plan_size, run_bench, read_jsonl, write_report
+    from hsvd_nb.experiments.bench import bench_preset, plan_size, run_bench, read_jsonl, write_report
     cfg = bench_preset(a.preset, tasks=_tuple(a.tasks), methods=_tuple(a.methods), seeds=_tuple(a.seeds, int),
                  epochs=a.epochs, device=a.device, threads=a.threads)
     out = Path(a.out or ROOT/'bench'/'results'/a.preset)

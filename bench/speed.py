@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Speed benchmark: an HTA training step side by side with the frozen-backbone floor, full fine-tuning,
-peft LoRA and HRA, plus merged inference against the base model (see nbs/07a_speed.ipynb).
+peft LoRA and HRA, plus merged inference against the base model (see nbs/12_speed.ipynb).
 
     python bench/speed.py --device cpu  --out bench/results/speed-cpu    # ViT-S/14, 112 px, batch 32, float32, eager
     python bench/speed.py --device cuda --out bench/results/speed-cuda   # ViT-B/16, 224 px, batch 64, bf16, eager + compile
@@ -42,7 +42,7 @@ def parse(argv=None):
 def main(argv=None):
     a = parse(argv)
     import torch
-    from hsvd_nb.speed import speed_preset, run_speed, speed_markdown, write_results, check_device, op_counts, ops_markdown
+    from hsvd_nb.experiments.speed import speed_preset, run_speed, speed_markdown, write_results, check_device, op_counts, ops_markdown
     if a.threads: torch.set_num_threads(a.threads)
     device = ('cuda' if torch.cuda.is_available() else 'cpu') if a.device == 'auto' else a.device
     if device == 'cuda' and not torch.cuda.is_available(): sys.exit('--device cuda: CUDA is not available to this torch')

@@ -11,7 +11,7 @@ def test_bench_smoke(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"smoke benchmark failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     sys.path.insert(0, str(ROOT))
-    from hsvd_nb.bench import METHODS, bench_preset
+    from hsvd_nb.experiments.bench import METHODS, bench_preset
     recs = [json.loads(l) for l in (tmp_path/'results.jsonl').read_text().splitlines()]
     cfg = bench_preset('smoke')
     got = {(x['task'], x['method']) for x in recs if x['stage'] == 'final'}
