@@ -128,7 +128,9 @@ def _check_model(net, img_size:int, config:HTAConfig):
     if img_size % patch: raise ValueError(f"img_size (--img-size) must be a multiple of the model's patch size {patch}, got {img_size}")
     if size is not None and tuple(size) != (img_size, img_size) and getattr(pe, 'strict_img_size', False):
         raise ValueError(f"img_size (--img-size) is {img_size} but the model takes {tuple(size)} images; build it at img_size={img_size}")
-    extra_names(net, config.modules_to_save, adapted=plan_hta(net, config))
+    try: plan = plan_hta(net, config)
+    except (ValueError, TypeError) as e: raise type(e)(f"config.targets (--targets): {e}") from None
+    extra_names(net, config.modules_to_save, adapted=plan)
 
 def acc_val200_seen(inp, targ):
     "Accuracy on val200, which the final stage trains on: a training-fit figure, not a held-out one"
