@@ -319,13 +319,25 @@ def _umask()->int:
     old = os.umask(0o022); os.umask(old)
     return old
 
+def _drop_stale_tmps(path:Path):
+    "Remove temporary files a killed `write_safetensors` of `path` left behind (POSIX: their process is gone)"
+    if os.name != 'posix': return
+    pre = f".{path.name}."
+    for t in path.parent.iterdir():
+        pid = t.name[len(pre):-len('.tmp')] if t.name.startswith(pre) and t.name.endswith('.tmp') else ''
+        if not pid.isdigit() or int(pid) == os.getpid(): continue
+        try: os.kill(int(pid), 0)             # signal 0: only asks whether the process exists
+        except ProcessLookupError: t.unlink(missing_ok=True)
+        except PermissionError: pass          # alive, another user's
+
 def write_safetensors(tensors:dict[str, Tensor], # what to write (CPU, contiguous)
                       path:str|Path, # the file to (re)place
                       metadata:dict[str, str]|None=None, # string metadata for the header
                      )->Path:
-    "Write a safetensors file atomically (a temporary file beside `path`, synced, renamed over it), mode 0666 & ~umask"
+    "Write a safetensors file atomically (a temporary file beside `path`, synced, renamed over it), mode 0666 & ~umask; clears temporary files of killed writes"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _drop_stale_tmps(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_file(tensors, tmp, metadata=metadata)
@@ -407,15 +419,17 @@ def read_hta(path:str|Path, # an adapter file written by `save_hta`, or the dire
 
 # %% ../nbs/02_inject.ipynb #3539680d
 def _load_tensors(model:nn.Module, tensors:dict[str, Tensor], path:Path):
-    "Check names and shapes against `hta_params`, cast to the model's dtypes, copy"
+    "Check names, shapes and (floating) dtypes against `hta_params`, cast to the model's dtypes, copy"
     params = hta_params(model)
     missing, unknown = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
     if missing or unknown: raise ValueError(f"adapter file {str(path)!r} does not fit the model: missing {missing[:5]}, unknown {unknown[:5]}")
     heads = head_names(model)
     for k, p in params.items():
         if tensors[k].shape != p.shape:
-            raise ValueError(f"{k}: the file holds shape {tuple(tensors[k].shape)} but the model expects {tuple(p.shape)}"
+            raise ValueError(f"adapter file {str(path)!r}: {k}: the file holds shape {tuple(tensors[k].shape)} but the model expects {tuple(p.shape)}"
                              + (" (create the model with the file's num_classes)" if k in heads else ""))
+        if not tensors[k].is_floating_point():
+            raise ValueError(f"adapter file {str(path)!r}: {k} holds {tensors[k].dtype} values; adapter tensors are floating point")
     model.load_state_dict({k: v.to(params[k].dtype) for k, v in tensors.items()}, strict=False)  # merged layers: see 01_hta's load hooks
 
 def load_hta(model:nn.Module, # a fresh model of the architecture the file was saved for, or one with matching adapters
@@ -429,7 +443,7 @@ def load_hta(model:nn.Module, # a fresh model of the architecture the file was s
     added = not hta_layers(inner)
     if added: flags = {n: p.requires_grad for n, p in inner.named_parameters()}; add_hta(inner, f.config)
     elif inner.hta_config != f.config:
-        raise ValueError(f"the model's adapters ({inner.hta_config}) differ from the file's ({f.config})")
+        raise ValueError(f"the model's adapters ({inner.hta_config}) differ from the file's ({f.config}) in {str(path)!r}")
     try: _load_tensors(inner, f.tensors, _adapter_path(path))
     except Exception:
         if added:  # leave the model as it came
