@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PEFT_TYPE', 'MIN_PEFT', 'check_peft_version', 'HTAPeftConfig', 'HTAPeftLinear', 'HTAModel', 'register_hta']
 
-# %% ../nbs/08_peft.ipynb #c63090d4
+# %% ../nbs/08_peft.ipynb #7a74f283
 import math, numbers, warnings
 from dataclasses import dataclass, field
 import torch
@@ -13,13 +13,10 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from packaging.version import Version
 import peft
-from peft import PeftConfig
-from peft.tuners.tuners_utils import BaseTuner, BaseTunerLayer, check_adapters_to_merge
-from peft.utils.other import get_pattern_key
 from .hta import hta_factors, fold_delta, HTAFunction, require_linear, _no_autocast
 from .inject import HTAConfig, DEFAULT_TARGETS, QKV_GROUPS
 
-# %% ../nbs/08_peft.ipynb #9ad204e0
+# %% ../nbs/08_peft.ipynb #d9268b26
 PEFT_TYPE, MIN_PEFT = 'HTA', '0.21'  # the peft type string; the first peft whose every path accepts it
 
 def check_peft_version(version:str|None=None, # a peft version; None: the installed one
@@ -30,7 +27,14 @@ def check_peft_version(version:str|None=None, # a peft version; None: the instal
         raise ImportError(f"hsvd_nb.peft needs peft >= {MIN_PEFT} (installed: {v}); "
                           f"upgrade with `pip install -U 'peft>={MIN_PEFT}'`")
 
-# %% ../nbs/08_peft.ipynb #6c6b332b
+check_peft_version()  # before importing peft's internals, which older releases lay out differently
+
+# %% ../nbs/08_peft.ipynb #78b9685b
+from peft import PeftConfig
+from peft.tuners.tuners_utils import BaseTuner, BaseTunerLayer, check_adapters_to_merge
+from peft.utils.other import get_pattern_key
+
+# %% ../nbs/08_peft.ipynb #b08311c7
 @dataclass
 class HTAPeftConfig(PeftConfig):
     "HTA for `peft.get_peft_model`: `HTAConfig`'s fields under peft's names, checked the same way"
@@ -60,7 +64,7 @@ class HTAPeftConfig(PeftConfig):
         if isinstance(g, str) or not g or not set(g) <= set(QKV_GROUPS) or len(set(g)) != len(g):
             raise ValueError(f"HTAPeftConfig.qkv_groups must be a non-empty list of distinct 'q', 'k', 'v', got {g!r}")
 
-# %% ../nbs/08_peft.ipynb #ca536f4e
+# %% ../nbs/08_peft.ipynb #bc17db66
 class HTAPeftLinear(nn.Module, BaseTunerLayer):
     "HTA adapters on a frozen `nn.Linear`, one per adapter name; the maths is `hta_factors` + `HTAFunction`"
     adapter_layer_names = ('hta_vl', 'hta_diag', 'hta_vr', 'hta_down', 'hta_up')
@@ -172,7 +176,7 @@ class HTAPeftLinear(nn.Module, BaseTunerLayer):
             if bias is not None: b.bias.copy_(bias)
         self.merged_adapters, self._kept = [], None
 
-# %% ../nbs/08_peft.ipynb #494c5c6e
+# %% ../nbs/08_peft.ipynb #87429d2e
 class HTAModel(BaseTuner):
     "peft's tuner for HTA: wraps each target `nn.Linear` in an `HTAPeftLinear`"
     prefix, tuner_layer_cls = 'hta_', HTAPeftLinear
@@ -202,7 +206,7 @@ class HTAModel(BaseTuner):
                     raise ValueError(f"cannot merge: adapter {a!r} at {key!r} has non-finite parameters (inf/NaN); no layer was changed")
         return super()._unload_and_optionally_merge(merge, progressbar, safe_merge, adapter_names)
 
-# %% ../nbs/08_peft.ipynb #b7388168
+# %% ../nbs/08_peft.ipynb #8b899368
 def register_hta():
     "Teach peft the type 'HTA': its config, tuner and parameter prefix (idempotent; needs peft >= 0.21)"
     check_peft_version()
