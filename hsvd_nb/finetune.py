@@ -16,7 +16,7 @@ from fastai.metrics import accuracy
 from fastcore.basics import noop
 from fastai.callback.progress import ProgressCallback
 from .inject import HTAConfig, hta_layers, trainable_summary, plan_hta, extra_names
-from .data import DATASETS, dataset_dls
+from .data import DATASETS, dataset_dls, folder_layout
 from .probe import extract_features, linear_probe
 from .learner import hta_learner
 from .ranks import rank_report, plot_ranks, plot_spectra
@@ -32,7 +32,7 @@ def _real(v, name:str, lo:float=0., strict:bool=True)->float:
         raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {lo:g}, got {v!r}")
     return float(v)
 
-def check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, seed, n_test, head_init, out, device):
+def check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, seed, n_test, head_init, out, device, on_error='stop'):
     "One `ValueError`/`TypeError` naming the first bad argument of `finetune` (and its flag); nothing is loaded or written"
     _int(img_size, 'img_size (--img-size)'); _int(epochs, 'epochs (--epochs)'); _int(bs, 'bs (--bs)')
     _int(n_test, 'n_test (--n-test)'); _int(seed, 'seed (--seed)', 0)
@@ -41,6 +41,10 @@ def check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, se
     if head_init not in ('probe', 'random'): raise ValueError(f"head_init (--head-init) must be 'probe' or 'random', got {head_init!r}")
     if not isinstance(dataset, (str, Path)) or (str(dataset) not in DATASETS and not Path(dataset).is_dir()):
         raise ValueError(f"dataset (--dataset) {str(dataset)!r} is neither a built-in dataset ({', '.join(DATASETS)}) nor a folder")
+    if str(dataset) not in DATASETS:
+        try: folder_layout(dataset)
+        except ValueError as e: raise ValueError(f"dataset (--dataset) {e}") from None
+    if on_error not in ('stop', 'skip'): raise ValueError(f"on_error (--on-bad-image) must be 'stop' or 'skip', got {on_error!r}")
     if not isinstance(model, (str, torch.nn.Module)): raise TypeError(f"model (--model) must be a model name or a timm model, got {type(model).__name__}")
     if isinstance(model, str):
         from hsvd_nb.pretrained import OFFLINE_NAMES, check_img_size
@@ -137,7 +141,7 @@ def acc_val200_seen(inp, targ):
     return accuracy(inp, targ)
 
 # %% ../nbs/05b_finetune.ipynb #b0c2faf1
-def finetune(dataset:str='fashion-mnist', # a built-in dataset or a VTAB-1k / FGVC folder (see `dataset_dls`)
+def finetune(dataset:str='fashion-mnist', # a built-in dataset or a folder in one of `LAYOUTS` (see `dataset_dls`)
              model:str|torch.nn.Module='dinov2_s14_offline', # `pretrained_vit` name (the offline DINOv2-S/14 or any timm name) or a timm model
              img_size:int=56, # side of the model input (a multiple of the patch size)
              epochs:int=3, lr:float=2e-3, bs:int=32, wd:float=1e-4, # training schedule
@@ -149,20 +153,21 @@ def finetune(dataset:str='fashion-mnist', # a built-in dataset or a VTAB-1k / FG
              device:str|None=None, # 'cpu', 'cuda', …; None: the GPU if there is one
              pretrained:bool=True, # False: random-init backbone (tests)
              quiet:bool=False,
+             on_error:str='stop', # an image folder's unreadable file: 'stop' or 'skip' (see `decode_images`)
             )->dict: # the metrics also written to out/metrics.json
     "Linear probe, then HTA fine-tuning of a pretrained ViT on one task; writes adapter, metrics and rank figures"
-    check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, seed, n_test, head_init, out, device)
+    check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, seed, n_test, head_init, out, device, on_error)
     t0, config, dataset = time.time(), config or HTAConfig(), str(dataset)
     img_size, epochs, bs, n_test, seed, lr, wd = *map(int, (img_size, epochs, bs, n_test, seed)), float(lr), float(wd)  # numpy → Python
     with run_folder(out) as tmp:
         set_seed(seed, reproducible=True)
         net = _model(model, img_size, pretrained)
         _check_model(net, img_size, config)
-        dls = dataset_dls(dataset, img_size, 'train800', net, bs, seed=seed, n_test=n_test, device=device, quiet=quiet)
-        full = dataset_dls(dataset, img_size, 'train1000', net, bs, seed=seed, n_test=n_test, device=device, quiet=quiet)
+        kw = dict(seed=seed, n_test=n_test, device=device, quiet=quiet, on_error=on_error)
+        dls = dataset_dls(dataset, img_size, 'train800', net, bs, **kw)
+        full = dataset_dls(dataset, img_size, 'train1000', net, bs, **kw)
         n_cls = dls.c
-        _say(quiet, f"data: {dataset}, {len(dls.train_ds)} train / {len(dls.valid_ds)} val / {len(dls.test.dataset)} test, "
-                    f"{n_cls} classes, {img_size} px")
+        _say(quiet, f"data: {dls.about}; {n_cls} classes, {img_size} px")
         _say(quiet, "linear probe: extracting frozen features ...")
         net = net.to(dls.device)
         feats = [extract_features(net, dl, quiet=quiet) for dl in (dls.train.new(shuffle=False, drop_last=False), dls.valid, dls.test)]
@@ -175,7 +180,7 @@ def finetune(dataset:str='fashion-mnist', # a built-in dataset or a VTAB-1k / FG
         counts = trainable_summary(learn.model)
         _say(quiet, f"HTA: {len(hta_layers(learn.model))} adapted layers ({', '.join(config.targets)}), "
                     f"{counts['adapter']:,} adapter + {counts['head']:,} head parameters train, of {counts['total']:,}")
-        _say(quiet, "note: the table's valid_loss and acc_val200_seen are measured on val200, which is part of the 1,000 "
+        _say(quiet, f"note: the table's valid_loss and acc_val200_seen are measured on val200, which is part of the {len(full.train_ds):,} "
                     "images this stage trains on (they show the fit, not generalisation); the test accuracy after it is held out")
         if quiet: learn.remove_cb(ProgressCallback); learn.logger = noop
         learn.fit_one_cycle(epochs, lr)
@@ -189,7 +194,7 @@ def finetune(dataset:str='fashion-mnist', # a built-in dataset or a VTAB-1k / FG
                        adapter_params=counts['adapter'], seconds=round(time.time() - t0, 1), dataset=dataset,
                        model=model if isinstance(model, str) else type(model).__name__, pretrained=pretrained,
                        img_size=img_size, epochs=epochs, lr=lr, bs=bs, wd=wd, seed=seed, head_init=head_init,
-                       probe_wd=probe['wd'], n_train=len(full.train_ds), n_test=len(full.test.dataset),
+                       probe_wd=probe['wd'], data=full.about, n_train=len(full.train_ds), n_test=len(full.test.dataset),
                        config=asdict(config), device=str(full.device), classes=list(full.vocab),
                        mean_rank_energy=float(rep.rank_energy.mean()), layers=len(hta_layers(learn.model)))
         (tmp/'metrics.json').write_text(json.dumps(metrics, indent=2))
