@@ -314,7 +314,8 @@ DRIVER = textwrap.dedent("""
     data.download_package = download_package
     ready = Path(sys.argv[2])
     ready.touch()
-    while len(list(ready.parent.glob('ready-*'))) < int(sys.argv[3]): time.sleep(0.01)   # start together
+    t0 = time.time()
+    while len(list(ready.parent.glob('ready-*'))) < int(sys.argv[3]) and time.time() < t0 + 60: time.sleep(0.01)   # start together
     p = data.asset_file('fake-asset', 'data.bin', quiet=True)
     assert hashlib.sha256(p.read_bytes()).digest() == hashlib.sha256(payload).digest()
     print(p)
@@ -327,7 +328,10 @@ def _fetch(tmp:Path, n:int)->list[str]:
     env = ENV | {'HSVD_NB_CACHE': str(tmp/'cache')}
     ps = [subprocess.Popen([sys.executable, str(tmp/'driver.py'), str(tmp/'downloads.log'), str(sync/f'ready-{i}'), str(n)],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(n)]
-    outs = [p.communicate(timeout=120) for p in ps]
+    try: outs = [p.communicate(timeout=180) for p in ps]
+    finally:
+        for p in ps:
+            if p.poll() is None: p.kill()
     assert all(p.returncode == 0 for p in ps), [e[-2000:] for _, e in outs]
     return [o.strip() for o, _ in outs]
 
