@@ -129,7 +129,8 @@ def _parser()->argparse.ArgumentParser:
                                    "1,000 training images) and compare with a linear probe on the same split. Writes "
                                    "adapter.safetensors, metrics.json, ranks.png and spectra.png to --out, as one set.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    f.add_argument('--dataset', default='fashion-mnist', help="fashion-mnist, animal-mnist, mnist-10k, digits, or a VTAB-1k/FGVC folder")
+    f.add_argument('--dataset', default='fashion-mnist', help="fashion-mnist, animal-mnist, mnist-10k, digits, or a folder: train/ + valid/ (+ test/) of class "
+                   "sub-folders, one folder of class sub-folders (split 70/15/15 by --seed), or a VTAB-1k/FGVC folder")
     f.add_argument('--model', default='dinov2_s14_offline', help="dinov2_s14_offline (no internet needed) or a timm model name (hub)")
     f.add_argument('--img-size', type=_int_type(), default=56, help="model input side, a multiple of the patch size")
     f.add_argument('--epochs', type=_int_type(), default=3)
@@ -145,6 +146,18 @@ def _parser()->argparse.ArgumentParser:
     f.add_argument('--seed', type=_int_type(0), default=0)
     f.add_argument('--out', default='runs/finetune', help="output folder (replaced as a whole when the run succeeds)")
     f.add_argument('--device', default=None, help="cpu, cuda, cuda:1, ... (default: the GPU if there is one)")
+    f.add_argument('--on-bad-image', choices=('stop', 'skip'), default='stop', help="an image file that cannot be read: stop, naming it, or skip it with a warning")
+    pr = sub.add_parser('predict', help="classify images with a trained adapter: file, class, probability per image",
+                        description="Rebuild the backbone an adapter file was trained on (from its metadata), merge the adapter in, "
+                                    "and write one row per image: file, class, probability.",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    pr.add_argument('adapter', help="adapter .safetensors written by finetune (or its run folder)")
+    pr.add_argument('images', nargs='+', help="image files or folders (searched recursively)")
+    pr.add_argument('--out', default=None, help="CSV file to write (atomically); default: print the CSV")
+    pr.add_argument('--bs', type=_int_type(), default=64, help="images per forward pass")
+    pr.add_argument('--device', default=None, help="cpu, cuda, cuda:1, ... (default: the GPU if there is one)")
+    pr.add_argument('--model', default=None, help="the backbone, for an adapter file that records none (e.g. dinov2_s14_offline)")
+    pr.add_argument('--on-bad-image', choices=('stop', 'skip'), default='stop', help="an image file that cannot be read: stop, naming it, or skip it")
     m = sub.add_parser('merge', help="merge an adapter file into its base model: a plain timm checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     m.add_argument('adapter', help="adapter .safetensors written by finetune / save_hta (or its folder)")
@@ -164,8 +177,13 @@ def _run(args):
         from hsvd_nb.finetune import finetune
         cfg = HTAConfig(targets=args.targets, style=args.style, supplement_rank=args.supplement_rank, dropout=args.dropout)
         r = finetune(args.dataset, args.model, args.img_size, args.epochs, args.lr, args.bs, args.wd, cfg, args.seed,
-                     args.n_test, args.head_init, args.out, args.device)
+                     args.n_test, args.head_init, args.out, args.device, on_error=args.on_bad_image)
         print(json.dumps({k: r[k] for k in ('test_accuracy', 'linear_probe_accuracy', 'trainable_params', 'seconds')}))
+    elif args.cmd == 'predict':
+        from hsvd_nb.predict import predict, write_predictions
+        df = predict(args.adapter, args.images, args.model, bs=args.bs, device=args.device, on_error=args.on_bad_image)
+        if args.out is None: print(df.to_csv(index=False), end='')
+        else: print(f"wrote {len(df)} predictions to {write_predictions(df, args.out)}")
     elif args.cmd == 'merge':
         print(f"wrote {merge_file(args.adapter, args.model, args.out, args.img_size)}")
     elif args.cmd == 'info':
