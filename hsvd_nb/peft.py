@@ -14,7 +14,7 @@ from torch import nn, Tensor
 from packaging.version import Version
 import peft
 from .hta import hta_factors, fold_delta, HTAFunction, require_linear, _no_autocast
-from .inject import HTAConfig, DEFAULT_TARGETS, QKV_GROUPS
+from .inject import HTAConfig, DEFAULT_TARGETS, QKV_GROUPS, _reads_weight
 
 # %% ../nbs/08_peft.ipynb #d9268b26
 PEFT_TYPE, MIN_PEFT = 'HTA', '0.21'  # the peft type string; the first peft whose every path accepts it
@@ -193,6 +193,10 @@ class HTAModel(BaseTuner):
                             parent:nn.Module, current_key:str, **kwargs):
         r = config.rank_pattern.get(get_pattern_key(config.rank_pattern.keys(), current_key), config.supplement_rank)
         if isinstance(target, HTAPeftLinear): return target.update_layer(adapter_name, config, current_key, r)
+        if _reads_weight(parent, target_name):   # EVA, BEiT: F.linear(x, self.qkv.weight, q_bias) would bypass the layer
+            raise ValueError(f"{type(parent).__name__} reads {current_key}.weight directly instead of calling it, so a peft "
+                             "layer there would be silently ignored; adapt this model with hsvd_nb.add_hta, whose HTALinear "
+                             "gives the adapted weight, or choose other target_modules")
         layer = HTAPeftLinear(target, adapter_name, config, current_key, r)
         if adapter_name not in self.active_adapters: layer.requires_grad_(False)
         self._replace_module(parent, target_name, layer, target)
