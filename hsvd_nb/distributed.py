@@ -216,7 +216,7 @@ def comm_bench(archs:dict=BENCH_ARCHS, methods:tuple=('hta', 'lora', 'full'))->p
                              measured_MB=r['bytes'] / 1e6, buckets=r['buckets'], counted_MB=trainable_bytes(m) / 1e6,
                              native_MB=trainable_bytes(bench_model(arch, method, native)) / 1e6))
     df = pd.DataFrame(rows)
-    df['vs_full'] = df.native_MB / df.groupby('model').native_MB.transform('max')
+    df['full_over_this'] = df.groupby('model').native_MB.transform('max') / df.native_MB  # how many times less than full fine-tuning
     return df
 
 # %% ../nbs/05e_distributed.ipynb #ffc7a123
