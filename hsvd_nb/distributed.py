@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['HAS_ACCELERATE', 'BENCH_ARCHS', 'get_rank', 'get_world_size', 'is_main', 'local_device', 'local_process_group',
-           'comm_device', 'shard', 'all_gather_cat', 'all_sum', 'gather_features', 'validate_all', 'trainable_bytes',
-           'BucketRecorder', 'CommBytesCallback', 'ddp_bytes_per_step', 'bench_model', 'comm_bench', 'main']
+           'init_distributed', 'comm_device', 'shard', 'all_gather_cat', 'all_sum', 'gather_features', 'validate_all',
+           'trainable_bytes', 'BucketRecorder', 'CommBytesCallback', 'ddp_bytes_per_step', 'bench_model', 'comm_bench',
+           'main']
 
 # %% ../nbs/05e_distributed.ipynb #979e345c
 import importlib.util, numbers, os
@@ -55,6 +56,16 @@ def local_process_group(backend:str='gloo'): # 'gloo' (CPU tensors) or 'nccl' (t
     dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
     try: yield
     finally: dist.destroy_process_group()
+
+# %% ../nbs/05e_distributed.ipynb #4f559ea6
+def init_distributed()->int: # the number of processes
+    "Start the process group a launcher asked for (`WORLD_SIZE` > 1) through Accelerate, as `distrib_ctx` would; nothing in one process"
+    if get_world_size() > 1 and not _group():
+        if not HAS_ACCELERATE: raise ModuleNotFoundError("a launched run (WORLD_SIZE > 1) needs Hugging Face Accelerate: pip install 'hsvd-nb[distributed]'")
+        from accelerate import PartialState
+        from accelerate.utils import parse_flag_from_env
+        PartialState(cpu=parse_flag_from_env('ACCELERATE_USE_CPU') or not torch.cuda.is_available())
+    return get_world_size()
 
 # %% ../nbs/05e_distributed.ipynb #f0e0ede7
 def comm_device()->torch.device: # where the tensors of a collective must live
@@ -117,16 +128,18 @@ def all_sum(t:Tensor)->Tensor: # the sum over ranks (a new tensor)
     return s.to(t.device)
 
 # %% ../nbs/05e_distributed.ipynb #45f8b910
-def _check_enough(dl):
+def _check_ready(dl):
+    "Refuse to gather before the launcher's process group is up (each rank would see its share only), or with too few items"
     n, w = len(dl.dataset), get_world_size()
     if n < w: raise ValueError(f"the loader holds {n} items, fewer than the {w} processes: each needs at least one")
+    if w > 1 and not _group(): raise RuntimeError(f"this is rank {get_rank()} of {w} processes but no process group is up: call init_distributed() first (distrib_ctx also starts it)")
 
 def gather_features(model:nn.Module, # a timm model (DDP-wrapped or not); its head is not used
                     dl, # a fastai loader over the data set (e.g. `dls.test`)
                     quiet:bool=True, # no progress bar (other ranks never show one)
                    )->tuple[Tensor, Tensor]: # features (N, D) and labels (N,) of the whole data set, in order, on every rank
     "`extract_features` over all of `dl`'s dataset, each rank extracting its own block"
-    _check_enough(dl)
+    _check_ready(dl)
     f, y = extract_features(unwrap_model(model), shard(dl), quiet=quiet or not is_main())
     return all_gather_cat(f), all_gather_cat(y)
 
@@ -136,7 +149,7 @@ def validate_all(learn, # a fastai `Learner` with a classifier
                 )->tuple[float, float]: # mean loss and accuracy over every item of `dl`
     "The loss and accuracy of `learn`'s model over the whole of `dl`, each item counted once across ranks"
     dl = learn.dls.valid if dl is None else dl
-    _check_enough(dl)
+    _check_ready(dl)
     m = unwrap_model(learn.model)
     was, tot = m.training, torch.zeros(3, dtype=torch.float64)
     m.eval()

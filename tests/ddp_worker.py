@@ -8,8 +8,8 @@ from fastai.torch_core import set_seed
 from hsvd_nb.data import make_dls
 from hsvd_nb.inject import HTAConfig
 from hsvd_nb.learner import hta_learner
-from hsvd_nb.distributed import (is_main, get_rank, get_world_size, validate_all, gather_features, CommBytesCallback,
-                                 trainable_bytes)
+from hsvd_nb.distributed import (is_main, get_rank, get_world_size, init_distributed, validate_all, gather_features,
+                                 CommBytesCallback, trainable_bytes)
 
 N, B, NV = 64, 16, 21  # training images, the global batch, test images (21: the ranks' shares differ)
 
@@ -37,12 +37,13 @@ def main():
     p.add_argument('--crash-rank', type=int, default=None)
     a = p.parse_args()
     torch.set_num_threads(1)
-    world = get_world_size()
+    world = init_distributed()                                   # the group is up before distrib_ctx: the probe's features need it
     set_seed(0)
     dls = make_dls(*data(a.as_ranks if world == 1 else 1), img_size=32, bs=B // world, device='cpu')
     dls.loaders[0] = dls.train.new(shuffle=False)
     cbs = [CommBytesCallback()] + ([Crash(a.crash_rank)] if a.crash_rank is not None else [])
     learn = hta_learner(dls, tiny_vit(), HTAConfig(), pretrained=False, cbs=cbs)
+    probe_feats = gather_features(learn.model, dls.valid)[0]       # before training, as finetune's linear probe
     with learn.distrib_ctx():
         learn.fit_one_cycle(2, 1e-2)
         loss, acc = validate_all(learn, dls.valid)             # every rank takes part; each test image counted once
@@ -50,7 +51,7 @@ def main():
     if is_main():
         os.makedirs(a.out, exist_ok=True)
         out = learn.save_adapter(a.out)
-        res = dict(world=world, loss=loss, acc=acc, feats=feats.tolist(), labels=labels.tolist(), comm_steps=learn.comm_bytes.steps,
+        res = dict(world=world, loss=loss, acc=acc, probe_feats=probe_feats.tolist(), feats=feats.tolist(), labels=labels.tolist(), comm_steps=learn.comm_bytes.steps,
                    trainable_bytes=trainable_bytes(learn.model), all_bytes=sum(p.numel() * p.element_size() for p in learn.model.parameters()))
         (out.parent/'result.json').write_text(json.dumps(res))
         print(f"main process wrote {out}", flush=True)

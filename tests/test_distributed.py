@@ -49,6 +49,7 @@ def test_two_ranks_train_the_adapter_one_process_does(tmp_path):
     assert (r1['world'], r2['world']) == (1, 2)
     assert r2['acc'] == r1['acc'] and abs(r2['loss'] - r1['loss']) < 1e-5                  # the whole test set, not rank 0's 10 of 21
     assert r2['labels'] == r1['labels'] == [i % 4 for i in range(21)]                        # gathered features: every image, in order
+    torch.testing.assert_close(torch.tensor(r2['probe_feats']), torch.tensor(r1['probe_feats']), rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(torch.tensor(r2['feats']), torch.tensor(r1['feats']), rtol=1e-4, atol=1e-4)
     assert r2['comm_steps'] == [r2['trainable_bytes']] * 8                                  # DDP all-reduced adapters + head only
     assert r2['trainable_bytes'] * 20 < r2['all_bytes']
