@@ -82,9 +82,11 @@ def _broadcast(self, t:list, rank:int)->list:
 if HAS_ACCELERATE: DistributedDL._broadcast = _broadcast
 else:
     @patch
+    @contextmanager
     def distrib_ctx(self:Learner, *args, **kwargs):
-        "Stands in for fastai's `distrib_ctx` where Accelerate is missing"
-        raise ModuleNotFoundError("data-parallel training (learn.distrib_ctx) needs Hugging Face Accelerate: pip install 'hsvd-nb[distributed]'")
+        "fastai's `distrib_ctx` where Accelerate is missing: nothing to do in one process, an error in a launched one"
+        if get_world_size() > 1: raise ModuleNotFoundError("data-parallel training (learn.distrib_ctx) needs Hugging Face Accelerate: pip install 'hsvd-nb[distributed]'")
+        yield self
 
 # %% ../nbs/05e_distributed.ipynb #b12aa083
 class _Block:

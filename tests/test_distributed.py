@@ -69,3 +69,22 @@ def test_a_crashed_rank_ends_the_run(tmp_path):
     assert 'rank 1 stops on purpose after its first step' in out, out[-6000:]   # the cause, with rank 1's traceback
     assert 'Root Cause' in out and 'rank      : 1' in out                      # torchrun's summary names the failed rank
     assert not (tmp_path/'out').exists()                                       # nothing half-written
+
+NO_ACCELERATE = """
+import importlib.util as u, os, sys
+find = u.find_spec
+u.find_spec = lambda n, *a: None if n == 'accelerate' else find(n, *a)   # as if Accelerate were not installed
+import hsvd_nb.distributed as D
+from fastai.learner import Learner
+assert not D.HAS_ACCELERATE and 'fastai.distributed' not in sys.modules
+with Learner.distrib_ctx('learn') as l: assert l == 'learn'             # one process: nothing to do, as fastai's
+os.environ.update(WORLD_SIZE='2', RANK='0')
+try:
+    with Learner.distrib_ctx('learn'): pass
+except ModuleNotFoundError as e: print(e)
+"""
+
+def test_without_accelerate_one_process_runs_and_a_launch_says_what_to_install():
+    r = subprocess.run([sys.executable, '-c', NO_ACCELERATE], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert "needs Hugging Face Accelerate: pip install 'hsvd-nb[distributed]'" in r.stdout
