@@ -359,6 +359,7 @@ def readme()->tuple[str, dict[str, bytes]]:
 def gfm(md:str)->str:
     "Notebook markdown → GitHub markdown: links relative to the repo, callouts as GitHub alerts"
     md = re.sub(r'(!?\[[^\]]*\])\(\.\./([^)\s]+)\)', r'\1(\2)', md)
+    md = re.sub(r'(\]\()([\w-]+\.ipynb(?:#[^)\s]*)?\))', r'\1nbs/\2', md)   # sibling notebooks live in nbs/
     md = re.sub(r'^:::+\s*\{\.callout-(\w+)[^}]*\}\s*\n(.*?)\n:::+\s*$',
                 lambda m: f'> [!{m[1].upper()}]\n' + '\n'.join('> ' + l for l in m[2].split('\n')), md, flags=re.M|re.S)
     return re.sub(r'(\]\([^)\s]*\))\{[^}]*\}', r'\1', md)
