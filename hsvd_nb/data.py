@@ -653,6 +653,9 @@ class ArrayDataset:
         self.loss_func = CrossEntropyLossFlat()
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return (self.x[i],) if self.y is None else (self.x[i], self.y[i])
+    def new_empty(self): # what fastai's `learn.export` keeps of the data: no images, the same classes and device
+        "An empty dataset like this one (same classes, names and device)"
+        return ArrayDataset(self.x[:0], None if self.y is None else self.y[:0], self.c, self.x.device, self.vocab)
 
 # %% ../nbs/03_data.ipynb #4f57bf27
 class ArrayDL(DataLoader):

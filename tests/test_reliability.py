@@ -15,7 +15,7 @@ import hsvd_nb.inject as inject
 from hsvd_nb.hta import randomize_hta
 from hsvd_nb.inject import (HTAConfig, add_hta, hta_layers, hta_params, merge_hta, merge_adapter, unmerge_adapter,
                             save_hta, read_hta, load_hta, write_safetensors)
-from hsvd_nb.data import make_dls, ArrayDataset
+from hsvd_nb.data import make_dls
 from hsvd_nb.learner import hta_learner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,8 +236,6 @@ def _dls():
     x, y = g.integers(0, 256, (32, 28, 28), dtype=np.uint8), np.arange(32) % 5
     return make_dls(x[:24], y[:24], x[24:], y[24:], img_size=32, bs=8, device='cpu', classes=list('abcde'))
 
-@pytest.mark.xfail(not hasattr(ArrayDataset, 'new_empty'), strict=True, raises=AttributeError,
-                   reason="learn.export calls dls.new_empty(), which needs ArrayDataset.new_empty (03_data)")
 def test_learner_export_load_learner(tmp_path):
     "learn.export pickles a Learner built on make_dls; load_learner gives the same outputs, class names and adapter file"
     learn = hta_learner(_dls(), tiny_vit(), path=tmp_path)
