@@ -26,7 +26,7 @@ def extract_features(model:nn.Module, # a timm model (its head is not used)
         feats.append(model.forward_head(model.forward_features(x), pre_logits=True).float().cpu())
         ys.append(torch.as_tensor(y).cpu())
     model.train(was_training)
-    return torch.cat(feats), torch.cat(ys)
+    return torch.cat(feats).as_subclass(Tensor), torch.cat(ys).as_subclass(Tensor)  # plain tensors, also from fastai's typed batches
 
 # %% ../nbs/05a_probe.ipynb #af14f497
 def fit_logreg(x:Tensor, y:Tensor, # (N, D) features and (N,) labels
