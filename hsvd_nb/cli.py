@@ -135,7 +135,7 @@ def _parser()->argparse.ArgumentParser:
     f.add_argument('--img-size', type=_int_type(), default=56, help="model input side, a multiple of the patch size")
     f.add_argument('--epochs', type=_int_type(), default=3)
     f.add_argument('--lr', type=_float_type(), default=2e-3, help="peak learning rate of the one-cycle schedule")
-    f.add_argument('--bs', type=_int_type(), default=32, help="batch size")
+    f.add_argument('--bs', type=_int_type(), default=32, help="batch size per process (under accelerate launch or torchrun the global batch is bs × processes)")
     f.add_argument('--wd', type=_float_type(strict=False), default=1e-4, help="AdamW weight decay (not on the reflection vectors)")
     f.add_argument('--style', choices=('lora', 'adapter'), default='lora', help="HTA on the weights (lora) or residual on outputs (adapter)")
     f.add_argument('--targets', nargs='+', default=None, help="module-name suffixes; default: attn.qkv attn.proj (lora), attn.proj mlp.fc2 (adapter)")
@@ -145,7 +145,7 @@ def _parser()->argparse.ArgumentParser:
     f.add_argument('--n-test', type=_int_type(), default=2000, help="held-out test images (built-in datasets)")
     f.add_argument('--seed', type=_int_type(0), default=0)
     f.add_argument('--out', default='runs/finetune', help="output folder (replaced as a whole when the run succeeds)")
-    f.add_argument('--device', default=None, help="cpu, cuda, cuda:1, ... (default: the GPU if there is one)")
+    f.add_argument('--device', default=None, help="cpu, cuda, cuda:1, ... (default: the GPU if there is one; under a launcher, each process its own)")
     f.add_argument('--on-bad-image', choices=('stop', 'skip'), default='stop', help="an image file that cannot be read: stop, naming it, or skip it with a warning")
     pr = sub.add_parser('predict', help="classify images with a trained adapter: file, class, probability per image",
                         description="Rebuild the backbone an adapter file was trained on (from its metadata), merge the adapter in, "
@@ -175,10 +175,11 @@ def _parser()->argparse.ArgumentParser:
 def _run(args):
     if args.cmd == 'finetune':
         from hsvd_nb.finetune import finetune
+        from hsvd_nb.distributed import is_main
         cfg = HTAConfig(targets=args.targets, style=args.style, supplement_rank=args.supplement_rank, dropout=args.dropout)
         r = finetune(args.dataset, args.model, args.img_size, args.epochs, args.lr, args.bs, args.wd, cfg, args.seed,
                      args.n_test, args.head_init, args.out, args.device, on_error=args.on_bad_image)
-        print(json.dumps({k: r[k] for k in ('test_accuracy', 'linear_probe_accuracy', 'trainable_params', 'seconds')}))
+        if is_main(): print(json.dumps({k: r[k] for k in ('test_accuracy', 'linear_probe_accuracy', 'trainable_params', 'seconds')}))
     elif args.cmd == 'predict':
         from hsvd_nb.predict import predict, write_predictions
         df = predict(args.adapter, args.images, args.model, bs=args.bs, device=args.device, on_error=args.on_bad_image)

@@ -17,9 +17,10 @@ from fastcore.basics import noop
 from fastai.callback.progress import ProgressCallback
 from .inject import HTAConfig, hta_layers, trainable_summary, plan_hta, extra_names
 from .data import DATASETS, dataset_dls, folder_layout
-from .probe import extract_features, linear_probe
+from .probe import linear_probe
 from .learner import hta_learner
 from .ranks import rank_report, plot_ranks, plot_spectra
+from .distributed import is_main, init_distributed, local_device, gather_features, validate_all
 
 # %% ../nbs/05b_finetune.ipynb #b18a52e8
 def _int(v, name:str, lo:int=1)->int:
@@ -115,7 +116,10 @@ def run_folder(out:str|Path): # the folder a run's outputs go to
 
 # %% ../nbs/05b_finetune.ipynb #ea796851
 def _say(quiet:bool, *a):
-    if not quiet: print(*a, flush=True)
+    if not quiet and is_main(): print(*a, flush=True)  # under a launcher, rank 0 alone prints
+
+@contextmanager
+def _no_folder(): yield None  # what ranks other than 0 write to: nothing
 
 def _model(model, img_size:int, pretrained:bool):
     "A `pretrained_vit` by name (remembering the name when pretrained), or the given timm model"
@@ -159,7 +163,9 @@ def finetune(dataset:str='fashion-mnist', # a built-in dataset or a folder in on
     check_finetune_args(dataset, model, img_size, epochs, lr, bs, wd, config, seed, n_test, head_init, out, device, on_error)
     t0, config, dataset = time.time(), config or HTAConfig(), str(dataset)
     img_size, epochs, bs, n_test, seed, lr, wd = *map(int, (img_size, epochs, bs, n_test, seed)), float(lr), float(wd)  # numpy → Python
-    with run_folder(out) as tmp:
+    world = init_distributed()                                          # processes of an `accelerate launch` / `torchrun` run
+    if device is None and world > 1: device = str(local_device())       # each process on its own GPU (or the CPU)
+    with (run_folder(out) if is_main() else _no_folder()) as tmp:       # rank 0 alone locks and writes `out`
         set_seed(seed, reproducible=True)
         net = _model(model, img_size, pretrained)
         _check_model(net, img_size, config)
@@ -170,7 +176,7 @@ def finetune(dataset:str='fashion-mnist', # a built-in dataset or a folder in on
         _say(quiet, f"data: {dls.about}; {n_cls} classes, {img_size} px")
         _say(quiet, "linear probe: extracting frozen features ...")
         net = net.to(dls.device)
-        feats = [extract_features(net, dl, quiet=quiet) for dl in (dls.train.new(shuffle=False, drop_last=False), dls.valid, dls.test)]
+        feats = [gather_features(net, dl, quiet=quiet) for dl in (dls.train, dls.valid, dls.test)]  # each rank its share, then all
         probe = linear_probe(*feats, n_cls, quiet=quiet)
         _say(quiet, f"linear probe: test accuracy {probe['test_accuracy']:.4f} (L2 {probe['wd']:g} chosen on val200)")
         net.reset_classifier(n_cls)
@@ -183,20 +189,22 @@ def finetune(dataset:str='fashion-mnist', # a built-in dataset or a folder in on
         _say(quiet, f"note: the table's valid_loss and acc_val200_seen are measured on val200, which is part of the {len(full.train_ds):,} "
                     "images this stage trains on (they show the fit, not generalisation); the test accuracy after it is held out")
         if quiet: learn.remove_cb(ProgressCallback); learn.logger = noop
-        learn.fit_one_cycle(epochs, lr)
-        loss, acc = learn.validate(dl=full.test)[:2]
+        with learn.distrib_ctx():                                       # data-parallel under a launcher; nothing otherwise
+            learn.fit_one_cycle(epochs, lr)
+            loss, acc = validate_all(learn, full.test)                  # the whole test set, each image once
         _say(quiet, f"HTA: test accuracy {acc:.4f}  (linear probe {probe['test_accuracy']:.4f})")
-        learn.save_adapter(tmp)                                 # refuses non-finite adapters: then nothing is written
+        if tmp is not None: learn.save_adapter(tmp)             # refuses non-finite adapters: then nothing is written
         rep = rank_report(learn.model)
-        for name, fig in (('ranks.png', plot_ranks(rep)), ('spectra.png', plot_spectra(rep))): fig.savefig(tmp/name, dpi=120)
+        if tmp is not None:
+            for name, fig in (('ranks.png', plot_ranks(rep)), ('spectra.png', plot_spectra(rep))): fig.savefig(tmp/name, dpi=120)
         metrics = dict(test_accuracy=float(acc), linear_probe_accuracy=float(probe['test_accuracy']),
                        trainable_params=counts['trainable'], trainable_params_without_head=counts['trainable_without_head'],
                        adapter_params=counts['adapter'], seconds=round(time.time() - t0, 1), dataset=dataset,
                        model=model if isinstance(model, str) else type(model).__name__, pretrained=pretrained,
-                       img_size=img_size, epochs=epochs, lr=lr, bs=bs, wd=wd, seed=seed, head_init=head_init,
+                       img_size=img_size, epochs=epochs, lr=lr, bs=bs, processes=world, global_bs=bs * world, wd=wd, seed=seed, head_init=head_init,
                        probe_wd=probe['wd'], data=full.about, n_train=len(full.train_ds), n_test=len(full.test.dataset),
                        config=asdict(config), device=str(full.device), classes=list(full.vocab),
                        mean_rank_energy=float(rep.rank_energy.mean()), layers=len(hta_layers(learn.model)))
-        (tmp/'metrics.json').write_text(json.dumps(metrics, indent=2))
+        if tmp is not None: (tmp/'metrics.json').write_text(json.dumps(metrics, indent=2))
     _say(quiet, f"wrote {', '.join(RUN_FILES)} to {out} in {metrics['seconds']:.0f} s")
     return metrics
