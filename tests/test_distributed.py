@@ -88,3 +88,21 @@ def test_without_accelerate_one_process_runs_and_a_launch_says_what_to_install()
     r = subprocess.run([sys.executable, '-c', NO_ACCELERATE], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-4000:]
     assert "needs Hugging Face Accelerate: pip install 'hsvd-nb[distributed]'" in r.stdout
+
+FINETUNE = """
+import sys, timm, torch
+from hsvd_nb.finetune import finetune
+torch.manual_seed(0)
+net = timm.create_model('vit_tiny_patch16_224', pretrained=False, img_size=16, patch_size=4, depth=2, num_classes=0)
+finetune('digits', net, img_size=16, epochs=1, bs=16, n_test=300, out=sys.argv[1], pretrained=False, quiet=False)
+"""
+
+def test_finetune_under_torchrun_writes_once_and_counts_every_test_image(tmp_path):
+    "finetune under a launcher: one set of outputs (rank 0's), printed once, metrics over the whole test set from both ranks"
+    script = tmp_path/'ft.py'; script.write_text(FINETUNE)
+    rc, out = _wait(_start([BIN/'torchrun', '--nproc_per_node', '2', '--master_port', _port(), script, tmp_path/'out']), 150)
+    assert rc == 0, out[-4000:]
+    m = json.loads((tmp_path/'out'/'metrics.json').read_text())
+    assert m['processes'] == 2 and m['global_bs'] == 32 and m['n_test'] == 300
+    assert out.count('linear probe: test accuracy') == 1 and out.count('HTA: test accuracy') == 1   # rank 0 alone prints
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ft.py', 'out']                           # no second set, no lock left
