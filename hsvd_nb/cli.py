@@ -132,9 +132,9 @@ def _parser()->argparse.ArgumentParser:
     f.add_argument('--dataset', default='fashion-mnist', help="fashion-mnist, animal-mnist, mnist-10k, digits, or a folder: train/ + valid/ (+ test/) of class "
                    "sub-folders, one folder of class sub-folders (split 70/15/15 by --seed), or a VTAB-1k/FGVC folder")
     f.add_argument('--model', default='dinov2_s14_offline', help="dinov2_s14_offline (no internet needed) or a timm model name (hub)")
-    f.add_argument('--img-size', type=_int_type(), default=56, help="model input side, a multiple of the patch size")
-    f.add_argument('--epochs', type=_int_type(), default=3)
-    f.add_argument('--lr', type=_float_type(), default=2e-3, help="peak learning rate of the one-cycle schedule")
+    f.add_argument('--img-size', type=_int_type(), default=84, help="model input side, a multiple of the patch size")
+    f.add_argument('--epochs', type=_int_type(), default=8)
+    f.add_argument('--lr', type=_float_type(), default=3e-3, help="peak learning rate of the one-cycle schedule")
     f.add_argument('--bs', type=_int_type(), default=32, help="batch size per process (under accelerate launch or torchrun the global batch is bs × processes)")
     f.add_argument('--wd', type=_float_type(strict=False), default=1e-4, help="AdamW weight decay (not on the reflection vectors)")
     f.add_argument('--style', choices=('lora', 'adapter'), default='lora', help="HTA on the weights (lora) or residual on outputs (adapter)")

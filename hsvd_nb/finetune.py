@@ -147,8 +147,8 @@ def acc_val200_seen(inp, targ):
 # %% ../nbs/05b_finetune.ipynb #b0c2faf1
 def finetune(dataset:str='fashion-mnist', # a built-in dataset or a folder in one of `LAYOUTS` (see `dataset_dls`)
              model:str|torch.nn.Module='dinov2_s14_offline', # `pretrained_vit` name (the offline DINOv2-S/14 or any timm name) or a timm model
-             img_size:int=56, # side of the model input (a multiple of the patch size)
-             epochs:int=3, lr:float=2e-3, bs:int=32, wd:float=1e-4, # training schedule
+             img_size:int=84, # side of the model input (a multiple of the patch size)
+             epochs:int=8, lr:float=3e-3, bs:int=32, wd:float=1e-4, # training schedule
              config:HTAConfig|None=None, # the adapters; None: HTAConfig()
              seed:int=0, # seeds the split, the adapters and the training order
              n_test:int=2000, # held-out test images (built-in datasets)
