@@ -93,11 +93,10 @@ def _check_direct(model:nn.Module, name:str, config:HTAConfig):
     "Refuse a target the model's code reads `.weight` from directly, unless the wrapper then gives the adapted weight"
     parent, _, child = name.rpartition('.')
     if not _reads_weight(model.get_submodule(parent), child): return
-    ok = isinstance(getattr(HTALinear, 'weight', None), property)
-    if config.style == 'lora' and ok and not config.dropout: return
+    if config.style == 'lora' and not config.dropout: return   # HTALinear.weight is the adapted weight: that code sees it
     why = ("style='adapter' puts a residual on the layer's output, which that code never calls; use style='lora'"
-           if config.style == 'adapter' else "this version's HTALinear has no adapted `weight` to give it" if not ok
-           else f"HTAConfig.dropout={config.dropout} needs the layer's input, which that code never passes; use dropout=0")
+           if config.style == 'adapter' else
+           f"HTAConfig.dropout={config.dropout} needs the layer's input, which that code never passes; use dropout=0")
     raise ValueError(f"{type(model).__name__} computes {name!r} as F.linear(x, {child}.weight, ...), bypassing the layer: {why}. "
                      "Supported: timm ViT, DeiT, DINOv2 (any style); EVA/BEiT fused qkv with style='lora' and dropout=0 only")
 
