@@ -80,9 +80,13 @@ def process(force=False):
         d = PROC/p.relative_to(NBS)
         if force or not d.exists() or d.stat().st_mtime < max(p.stat().st_mtime, stamp): todo.append((str(p), str(d)))
     if not todo: return
-    for t in todo:      # one interpreter: the package and torch are imported once for all notebooks
-        name, errs = _proc_one(t)
-        for e in errs: print(f'docs: {name}: show_doc processing skipped a failing cell: {e}', file=sys.stderr)
+    env, cwd = dict(os.environ), os.getcwd()   # _proc_one sets IN_TEST and the cwd as nbdev expects: not for our caller
+    try:
+        for t in todo:      # one interpreter: the package and torch are imported once for all notebooks
+            name, errs = _proc_one(t)
+            for e in errs: print(f'docs: {name}: show_doc processing skipped a failing cell: {e}', file=sys.stderr)
+    finally:
+        os.environ.clear(); os.environ.update(env); os.chdir(cwd)
 
 # ---------------------------------------------------------------- translating what only Quarto understands
 CALLOUT = {'note': 'note', 'tip': 'tip', 'warning': 'warning', 'important': 'important', 'caution': 'caution'}
