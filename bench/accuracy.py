@@ -21,7 +21,7 @@ def _tuple(s, f=str): return tuple(f(x) for x in s.split(',')) if s else None
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'full'])
+    p.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'medium', 'full'])
     p.add_argument('--out', help='results folder (default: bench/results/<preset>)')
     p.add_argument('--tasks', help='comma-separated subset of the preset\'s tasks')
     p.add_argument('--methods', help='comma-separated subset of the methods (default: all)')

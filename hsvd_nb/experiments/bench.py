@@ -6,8 +6,8 @@
 __all__ = ['METHODS', 'FAMILY', 'SUITE', 'PRESETS', 'linear', 'bitfit', 'full', 'peft_method', 'orth_reg', 'AdaLoraCallback',
            'adalora', 'hta_method', 'family', 'param_counts', 'suite_splits', 'BenchConfig', 'bench_preset',
            'plan_size', 'base_model', 'bench_device', 'fresh_model', 'SkipValidCallback', 'make_learner', 'evaluate',
-           'fit_run', 'read_jsonl', 'choose_lr', 'run_bench', 'suite_means', 'summarise', 'compare', 'claims',
-           'machine', 'plot_acc_params', 'lr_sensitivity', 'report_markdown', 'write_report']
+           'fit_run', 'read_jsonl', 'choose_lr', 'next_lr', 'edge_step', 'run_bench', 'suite_means', 'summarise',
+           'compare', 'claims', 'machine', 'plot_acc_params', 'lr_sensitivity', 'report_markdown', 'write_report']
 
 # %% ../../nbs/11_bench.ipynb #34b04441
 import json, os, platform, random, statistics, tempfile, time
@@ -164,6 +164,7 @@ class BenchConfig:
     lrs:dict=field(default_factory=lambda: dict(head=(1e-3, 3e-3, 1e-2), bitfit=(1e-3, 3e-3, 1e-2),
                                                 adapter=(1e-3, 3e-3, 1e-2), full=(1e-5, 3e-5, 1e-4)))
     seeds:tuple=(0, 1, 2) # training seeds of the final runs (the first also drives selection)
+    extend_grid:int=0 # up to this many more lrs per side when val200's best lies on the grid's edge
     device:str|None=None # None: cuda if available
     bf16:bool=False # bf16 autocast (fastai `to_bf16`)
     threads:int|None=None # torch CPU threads
@@ -173,6 +174,8 @@ class BenchConfig:
         if bad: raise ValueError(f"unknown methods {bad}; known: {', '.join(METHODS)}")
         miss = {family(m) for m in self.methods} - set(self.lrs)
         if miss: raise ValueError(f"no learning-rate grid for the families {sorted(miss)} (lrs has {sorted(self.lrs)})")
+        if not isinstance(self.extend_grid, int) or isinstance(self.extend_grid, bool) or self.extend_grid < 0:
+            raise ValueError(f"extend_grid must be a non-negative integer, got {self.extend_grid!r}")
         self.tasks, self.methods, self.seeds = tuple(self.tasks), tuple(self.methods), tuple(self.seeds)
 
 # %% ../../nbs/11_bench.ipynb #a3c4786a
@@ -185,12 +188,17 @@ PRESETS = {
                 lrs=dict(head=(3e-3, 1e-2, 3e-2), bitfit=(3e-3, 1e-2, 3e-2), adapter=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
                          full=(1e-5, 3e-5, 1e-4)),
                 device='cpu'),
+    'medium': dict(tasks=('fashion-mnist', 'mnist-10k', 'dsprites-loc'),
+                   methods=('linear', 'full', 'lora-qkv', 'lora-all', 'hra', 'hta', 'hta-r0'),
+                   img_size=56, task_size=64, n_train=800, n_val=200, n_test=2000, epochs=5, bs=32,
+                   lrs=dict(head=(3e-3, 1e-2, 3e-2), adapter=(1e-3, 3e-3, 1e-2), full=(1e-5, 3e-5, 1e-4)),
+                   extend_grid=2, device='cpu'),
     'full': dict(img_size=112, bf16=True, lrs=dict(head=(1e-3, 3e-3, 1e-2), bitfit=(1e-3, 3e-3, 1e-2),
                                                    adapter=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1), full=(1e-5, 3e-5, 1e-4))),
 }
 
 def bench_preset(name:str, **kw)->BenchConfig:
-    "The `BenchConfig` of preset `name` ('smoke', 'cpu' or 'full'), with fields overridden by `kw`"
+    "The `BenchConfig` of preset `name` ('smoke', 'cpu', 'medium' or 'full'), with fields overridden by `kw`"
     if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
     return BenchConfig(**(PRESETS[name] | dict(name=name) | {k: v for k, v in kw.items() if v is not None}))
 
@@ -253,7 +261,7 @@ def fit_run(method:str, # a key of `METHODS`
             lr:float, wd:float, epochs:int, seed:int,
             score:str='test', # 'test' or 'valid': the loader the run is scored on
             bf16:bool=False, # bf16 autocast
-           )->dict: # accuracy, seconds and parameter counts
+           )->dict: # accuracy, seconds, whether the fit diverged (a non-finite loss or parameter), parameter counts
     "Prepare a fresh copy of `base` for `method`, fit it with `fit_one_cycle`, and score the final model"
     dev = next(base.parameters()).device
     sync(dev); t0 = time.perf_counter()
@@ -264,10 +272,14 @@ def fit_run(method:str, # a key of `METHODS`
     dls.train.rng = random.Random(seed)
     learn = make_learner(model, dls, cbs, wd)
     if bf16: learn.to_bf16()
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
+    try:
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
+        stopped = False
+    except FloatingPointError: stopped = True   # `HTACallback` stops a fit whose loss is no longer finite
+    diverged = stopped or not all(torch.isfinite(p).all() for p in trainable_params(model))
     acc = evaluate(learn, dls.test if score == 'test' else dls.valid)
     sync(dev)
-    return dict(acc=acc, seconds=time.perf_counter() - t0, **counts)
+    return dict(acc=acc, seconds=time.perf_counter() - t0, diverged=diverged, **counts)
 
 # %% ../../nbs/11_bench.ipynb #64d3ce1e
 def _key(r:dict)->tuple: return (r['task'], r['method'], r['stage'], r['lr'], r['seed'])
@@ -278,10 +290,22 @@ def read_jsonl(path:Path)->list:
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
 
 def choose_lr(records:list, task:str, method:str, grid:tuple)->float:
-    "The grid's learning rate with the best val200 accuracy (ties: the first in the grid)"
+    "The grid's learning rate with the best val200 accuracy among fits that did not diverge (ties: the first in the grid)"
     if len(grid) == 1: return grid[0]
-    val = {r['lr']: r['acc'] for r in records if r['task'] == task and r['method'] == method and r['stage'] == 'select'}
-    return max(grid, key=lambda lr: (val[lr], -grid.index(lr)))
+    val = {r['lr']: (not r.get('diverged', False), r['acc']) for r in records
+           if r['task'] == task and r['method'] == method and r['stage'] == 'select'}
+    return max(grid, key=lambda lr: (*val[lr], -grid.index(lr)))
+
+def next_lr(lr:float, up:bool)->float:
+    "The neighbour of `lr` on the 1-3-10 ladder (…, 1e-3, 3e-3, 1e-2, …), above or below"
+    e = np.floor(np.log10(lr) + 1e-9); m = lr / 10**e
+    m = (3. if m < 2 else 10.) if up else (.3 if m < 2 else 1.)
+    return float(f"{m * 10**e:.0e}")
+
+def edge_step(grid:tuple, best:float)->float|None:
+    "The next lr to try when `best` lies on an edge of the sorted `grid`, else None"
+    if len(grid) < 2 or grid[0] < best < grid[-1]: return None
+    return next_lr(best, up=best == grid[-1])
 
 # %% ../../nbs/11_bench.ipynb #0c78735f
 def _dls(cfg:BenchConfig, sp:dict, train:str, base:nn.Module, dev):
@@ -293,7 +317,7 @@ def run_bench(cfg:BenchConfig, # what to run
               log=print, # progress lines
               budget_s:float|None=None, # start no new run after this many seconds (call again to resume)
              )->list: # every record of results.jsonl
-    "Run the benchmark of `cfg`: per task and method, choose the lr on val200, then train on train1000 per seed and test"
+    "Run the benchmark of `cfg`: per task and method, choose the lr on val200 (widening the grid up to `cfg.extend_grid` steps per side while the best is on its edge), then train on train1000 per seed and test"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     path, dev = out/'results.jsonl', bench_device(cfg)
     if cfg.threads: torch.set_num_threads(cfg.threads)
@@ -320,9 +344,14 @@ def run_bench(cfg:BenchConfig, # what to run
             sp = suite_splits(task, cfg.n_train, cfg.n_val, cfg.n_test, cfg.task_size)
             sel, fin = _dls(cfg, sp, 'train800', base, dev), _dls(cfg, sp, 'train1000', base, dev)
             for method in cfg.methods:
-                grid = tuple(cfg.lrs[family(method)])
+                grid = tuple(sorted(cfg.lrs[family(method)]))
                 if len(grid) > 1:
                     for lr in grid: one(task, method, 'select', lr, cfg.seeds[0], sel)
+                    for _ in range(cfg.extend_grid):   # the best on an edge of the grid: widen it on that side
+                        new = edge_step(grid, choose_lr(records, task, method, grid))
+                        if new is None: break
+                        one(task, method, 'select', new, cfg.seeds[0], sel)
+                        grid = tuple(sorted(grid + (new,)))
                 lr = choose_lr(records, task, method, grid)
                 for seed in cfg.seeds: one(task, method, 'final', lr, seed, fin)
     except TimeoutError: log(f"{cfg.name}: budget of {budget_s:.0f}s spent; run the same command again to resume")
@@ -411,19 +440,18 @@ def plot_acc_params(rows:dict, path:str|Path, title:str='')->Path:
 def _pm(m, s, k=100): return f"{k*m:.1f} ± {k*s:.1f}"
 def _n(p): return f"{p/1e6:.3f}M" if p >= 1e5 else f"{p/1e3:.1f}k"
 
-def lr_sensitivity(records:list)->dict: # method → dict(val={lr: mean val acc}, top=#tasks at the top lr, tasks=#tasks)
-    "Per method: val200 accuracy of the selection runs for each lr, averaged over the tasks that ran it; and edge choices"
+def lr_sensitivity(records:list)->dict: # method → dict(val={lr: mean val acc}, n={lr: #tasks}, edge=#tasks, tasks=#tasks)
+    "Per method: each lr's val200 accuracy averaged over the tasks that ran it, and how many tasks chose an edge of their own grid"
     sel = [r for r in records if r['stage'] == 'select']
     out = {}
     for m in dict.fromkeys(r['method'] for r in sel):
         rs = [r for r in sel if r['method'] == m]
-        lrs, tasks = sorted({r['lr'] for r in rs}), list(dict.fromkeys(r['task'] for r in rs))
-        by = {(r['task'], r['lr']): r['acc'] for r in rs}
-        full = [t for t in tasks if all((t, lr) in by for lr in lrs)]   # tasks whose whole grid ran
-        if not full: continue
-        val = {lr: statistics.fmean(by[t, lr] for t in full) for lr in lrs}
-        top = sum(choose_lr(records, t, m, tuple(lrs)) == lrs[-1] for t in full)
-        out[m] = dict(val=val, top=top, tasks=len(full))
+        grids = {t: tuple(sorted({r['lr'] for r in rs if r['task'] == t})) for t in dict.fromkeys(r['task'] for r in rs)}
+        by = {lr: [r['acc'] for r in rs if r['lr'] == lr] for lr in sorted({r['lr'] for r in rs})}
+        multi = [t for t, g in grids.items() if len(g) > 1]
+        edge = sum(choose_lr(records, t, m, grids[t]) in (grids[t][0], grids[t][-1]) for t in multi)
+        out[m] = dict(val={lr: statistics.fmean(a) for lr, a in by.items()}, n={lr: len(a) for lr, a in by.items()},
+                      edge=edge, tasks=len(multi))
     return out
 
 def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str='')->str:
@@ -453,12 +481,12 @@ def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str
     sens = lr_sensitivity(records)
     if sens:
         grid = sorted({lr for v in sens.values() for lr in v['val']})
-        lines += ["", "Learning-rate sensitivity: val200 accuracy (%) of the selection runs, mean over tasks, for each lr of "
-                  "the grid; `top` counts the tasks whose chosen lr is the grid's largest (a choice at the edge of the "
-                  "grid says the grid may be too narrow):", "",
-                  "| method | " + " | ".join(f"{lr:.0e}" for lr in grid) + " | top |", "|---|" + "---|" * (len(grid) + 1)]
+        lines += ["", "Learning-rate sensitivity: val200 accuracy (%) of the selection runs for each lr, mean over the tasks "
+                  "that ran it (a grid is widened where its best point lies on an edge); `edge` counts the tasks whose "
+                  "chosen lr is still on an edge of their grid (the grid may be too narrow there):", "",
+                  "| method | " + " | ".join(f"{lr:.0e}" for lr in grid) + " | edge |", "|---|" + "---|" * (len(grid) + 1)]
         lines += [f"| {m} | " + " | ".join(f"{100 * v['val'][lr]:.1f}" if lr in v['val'] else '' for lr in grid)
-                  + f" | {v['top']}/{v['tasks']} |" for m, v in sens.items()]
+                  + f" | {v['edge']}/{v['tasks']} |" for m, v in sens.items()]
     lines += ["", "### The claims", ""]
     for c in claims(rows):
         lines.append(f"- {c['claim']}: **{'holds' if c['holds'] else 'does not hold'}**. {c['a']} {c['a_mean']:.1f} ± "
