@@ -6,7 +6,7 @@
 __all__ = ['PEFT_TYPE', 'MIN_PEFT', 'check_peft_version', 'HTAPeftConfig', 'HTAPeftLinear', 'HTAModel', 'register_hta']
 
 # %% ../nbs/08_peft.ipynb #7a74f283
-import math, numbers, warnings
+import math, numbers, typing, warnings
 from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
@@ -63,6 +63,12 @@ class HTAPeftConfig(PeftConfig):
         g = self.qkv_groups
         if isinstance(g, str) or not g or not set(g) <= set(QKV_GROUPS) or len(set(g)) != len(g):
             raise ValueError(f"HTAPeftConfig.qkv_groups must be a non-empty list of distinct 'q', 'k', 'v', got {g!r}")
+
+# peft's fields are annotated as strings (`from __future__ import annotations` in peft.config), and the dataclass
+# `__init__` made here would evaluate them in this module, where `Optional` does not exist: resolve them where they
+# were written, so `inspect.signature(..., eval_str=True)` (nbdev's show_doc, IDEs) works
+HTAPeftConfig.__init__.__annotations__.update(
+    {k: v for k, v in typing.get_type_hints(HTAPeftConfig).items() if k in HTAPeftConfig.__init__.__annotations__})
 
 # %% ../nbs/08_peft.ipynb #bc17db66
 class HTAPeftLinear(nn.Module, BaseTunerLayer):
