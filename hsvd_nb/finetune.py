@@ -16,7 +16,8 @@ from fastai.metrics import accuracy
 from fastcore.basics import noop
 from fastai.callback.progress import ProgressCallback
 from .inject import HTAConfig, hta_layers, trainable_summary, plan_hta, extra_names
-from .data import DATASETS, dataset_dls, folder_layout
+from .datasets import DATASETS, folder_layout
+from .data import dataset_dls
 from .probe import linear_probe
 from .learner import hta_learner
 from .ranks import rank_report, plot_ranks, plot_spectra

@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 from torch import nn
 from .inject import read_hta, load_hta, merge_hta
-from .data import image_files, decode_images, norm_stats, prep_batch, to_chw
+from .datasets import image_files, decode_images
+from .data import norm_stats, prep_batch, to_chw
 
 # %% ../nbs/05c_predict.ipynb #895c7d0d
 def _head_rows(tensors:dict)->int:

