@@ -258,4 +258,6 @@ def main():
         if not up: dist.destroy_process_group()
 
 # %% ../nbs/05e_distributed.ipynb #839b607d
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    if 'WORLD_SIZE' in os.environ: main()   # started by a launcher: torchrun, accelerate launch, …
+    else: print("no launcher here (WORLD_SIZE is not set): run `torchrun --nproc_per_node 2 -m hsvd_nb.distributed`")
