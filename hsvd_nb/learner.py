@@ -25,44 +25,57 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
 from .inject import HTAConfig, add_hta, hta_layers, set_merged, merge_hta, save_hta, arch_of, write_safetensors
-from .inject import param_kind, hta_params, unwrap_model
+from .inject import param_kind, param_role, hta_params, unwrap_model, LR_KINDS
 
 # %% ../nbs/05_learner.ipynb #a9fd13b7
-_KINDS = (('reflection',), ('adapter', 'extra'), ('head',))  # hta_splitter's groups, in order
+_GROUPS = (('reflection',), ('lam',), ('supplement', 'extra'), ('head',))  # hta_splitter's groups by `param_role`; one per LR_KINDS
 
 def _kind_groups(model:nn.Module)->list[list[nn.Parameter]]:
-    "`hta_params` split into reflections, other adapter parameters and extras, head (empty groups kept)"
-    ps, kind = hta_params(model), param_kind(model)
-    return [[p for n, p in ps.items() if kind[n] in ks] for ks in _KINDS]
+    "`hta_params` split into reflections, λ, supplement and extras, head (empty groups kept)"
+    ps, role = hta_params(model), param_role(model)
+    return [[p for n, p in ps.items() if role[n] in rs] for rs in _GROUPS]
 
-def hta_splitter(model:nn.Module)->list[list[nn.Parameter]]: # [reflections, other adapter params + extras, head], empty ones left out
-    "fastai parameter groups: reflections, other adapter parameters and extras, head; frozen parameters in none"
+def _lr_kinds(model:nn.Module)->dict[int, str]:
+    "id of each parameter HTA trains → its kind in `LR_KINDS` (what `HTAConfig.lr_mult` scales)"
+    return {id(p): k for k, g in zip(LR_KINDS, _kind_groups(model)) for p in g}
+
+def _decays(kind:str, config:HTAConfig)->bool:
+    "Whether weight decay applies to a kind: never to the reflections, to λ when `lam_decay`, always to the rest"
+    return kind != 'reflection' and (kind != 'lam' or config.lam_decay)
+
+def hta_splitter(model:nn.Module)->list[list[nn.Parameter]]: # [reflections, λ, supplement + extras, head], empty ones left out
+    "fastai parameter groups: reflections, λ, supplement and extras, head; frozen parameters in none"
     if not hta_layers(model): return [trainable_params(model)]
     return [g for g in _kind_groups(model) if g]
 hta_splitter.hta_only = True
 
 # %% ../nbs/05_learner.ipynb #ffbf98c3
 class TrainableOnly:
-    "Wrap a fastai splitter so its groups hold exactly `hta_params`: reflections first, the splitter's groups, head last"
+    "Wrap a fastai splitter so its groups hold exactly `hta_params`: reflections and λ first, the splitter's groups, head last"
     hta_only = True
     def __init__(self, splitter): self.splitter = splitter  # the learner's splitter, e.g. `trainable_params`
     def __call__(self, model:nn.Module)->list[list[nn.Parameter]]:
-        ps, kind = hta_params(model), param_kind(model)
-        of = lambda *ks: [p for n, p in ps.items() if kind[n] in ks]
-        rest = {id(p): p for p in of('adapter', 'extra')}
+        ps, role = hta_params(model), param_role(model)
+        of = lambda *rs: [p for n, p in ps.items() if role[n] in rs]
+        rest = {id(p): p for p in of('supplement', 'extra')}
         groups = list(self.splitter(model))
         if groups and isinstance(groups[0], nn.Parameter): groups = [groups]  # a flat list is one group
         groups = [[p for p in g if id(p) in rest] for g in groups] or [[]]
         seen = {id(p) for g in groups for p in g}
         groups[-1] += [p for i, p in rest.items() if i not in seen]
-        return [g for g in [of('reflection'), *groups, of('head')] if g]
+        return [g for g in [of('reflection'), of('lam'), *groups, of('head')] if g]
 
 # %% ../nbs/05_learner.ipynb #b049d809
 def hta_param_groups(model:nn.Module, # a model with HTA adapters
-                     wd:float=0.01, # weight decay of every group but the reflections
+                     wd:float=0.01, # weight decay of the groups that decay (not the reflections; λ only with `lam_decay`)
+                     lr:float|None=None, # base learning rate: each group gets lr·lr_mult of its kind; None: no 'lr' key
                     )->list[dict]: # torch optimiser parameter groups
-    "`hta_splitter`'s groups with HTA's weight-decay policy (none on the reflections), for a plain PyTorch optimiser"
-    return [dict(params=g, weight_decay=0. if ks == _KINDS[0] else wd) for g, ks in zip(_kind_groups(model), _KINDS) if g]
+    "`hta_splitter`'s groups with HTA's weight-decay policy and learning-rate multipliers, for a plain PyTorch optimiser"
+    cfg = unwrap_model(model).hta_config
+    if lr is None and any(m != 1 for m in cfg.lr_mult.values()):
+        raise ValueError(f"the adapters' HTAConfig.lr_mult is {cfg.lr_mult}: pass lr, the base learning rate it multiplies")
+    return [dict(params=g, weight_decay=wd if _decays(k, cfg) else 0., **({} if lr is None else dict(lr=lr * cfg.lr_mult[k])))
+            for g, k in zip(_kind_groups(model), LR_KINDS) if g]
 
 # %% ../nbs/05_learner.ipynb #f4c7e166
 def lam_stats(model:nn.Module, # a model with HTA adapters
@@ -79,7 +92,7 @@ def lam_stats(model:nn.Module, # a model with HTA adapters
 
 # %% ../nbs/05_learner.ipynb #8b091b35
 class HTACallback(Callback):
-    "Add HTA adapters at fit start, keep the backbone frozen, no decay on reflections, stop on NaN, record |λ|, merge at the end"
+    "Add HTA adapters at fit start, keep the backbone frozen, set decay and lr per kind, stop on NaN, record |λ|, merge at the end"
     order = TrainEvalCallback.order - 1  # before every callback that reads the parameters or the optimiser
     def __init__(self, config:HTAConfig|None=None, # adapters to add when the model has none; None: the model's, or HTAConfig()
                  merge_at_end:bool=False, # merge the adapters into the weights after fitting (the next fit unmerges)
@@ -87,7 +100,7 @@ class HTACallback(Callback):
                  tol:float=1e-3, # |λ| above this counts as active in `history`
                 ):
         store_attr()
-        self.rows = []
+        self.rows, self.mults, self.base_lrs = [], [], None
 
     @property
     def history(self)->pd.DataFrame: return pd.DataFrame(self.rows) # one row per epoch, layer and group
@@ -106,7 +119,8 @@ class HTACallback(Callback):
         set_merged(m, False)
         self.freeze_backbone()
         self.fix_opt()
-        self.no_decay_reflections()
+        self.set_decay()
+        self.mults = [1. if k is None else m.hta_config.lr_mult[k] for k in self.group_kinds()]
 
     def check_half(self, ps:dict):
         "Refuse float16 parameters that would train: AdamW's updates underflow and the adapters turn NaN"
@@ -123,12 +137,11 @@ class HTACallback(Callback):
             if not p.requires_grad: p.grad = None
 
     def fix_opt(self):
-        "(Re)create the optimiser unless it holds exactly `hta_params`, with the reflections in groups of their own"
-        ps, kind, opt = hta_params(self.net), param_kind(self.net), self.learn.opt
-        refl = {id(p) for n, p in ps.items() if kind[n] == 'reflection'}
+        "(Re)create the optimiser unless it holds exactly `hta_params`, each group within one kind of `LR_KINDS`"
+        ps, kind, opt = hta_params(self.net), _lr_kinds(self.net), self.learn.opt
         if opt is not None:
             groups = [{id(p) for p in g} for g in opt.param_lists]
-            if set().union(*groups) == {id(p) for p in ps.values()} and all(g <= refl or not g & refl for g in groups): return
+            if set().union(*groups) == set(kind) and all(len({kind[i] for i in g}) <= 1 for g in groups): return
         old = [dict(h) for h in opt.hypers] if opt is not None else []
         if not getattr(self.learn.splitter, 'hta_only', False): self.learn.splitter = TrainableOnly(self.learn.splitter)
         for p in ps.values(): p.requires_grad_(True)  # a new optimiser starts unfrozen
@@ -137,12 +150,27 @@ class HTACallback(Callback):
         for k in ('lr', 'mom', 'sqr_mom', 'eps', 'wd'):
             if old and k in old[-1] and k in self.learn.opt.hypers[0]: self.learn.opt.set_hyper(k, [old[min(i, len(old) - 1)][k] for i in range(n)])
 
-    def no_decay_reflections(self):
-        "Weight decay 0 for the groups that hold reflection vectors (`fit` has just given every group the same `wd`)"
-        opt, kind = self.learn.opt, param_kind(self.net)
-        refl = {id(p) for n, p in hta_params(self.net).items() if kind[n] == 'reflection'}
+    def group_kinds(self)->list[str|None]:
+        "The kind (`LR_KINDS`) of each optimiser group's parameters; None for an empty group"
+        kind = _lr_kinds(self.net)
+        return [kind[id(g[0])] if len(g) else None for g in self.learn.opt.param_lists]
+
+    def set_decay(self):
+        "Weight decay 0 for the reflections' groups, and λ's unless `lam_decay` (`fit` has just given every group the same `wd`)"
+        opt, cfg = self.learn.opt, self.net.hta_config
         if 'wd' not in opt.hypers[0]: return
-        opt.set_hyper('wd', [0. if g and all(id(p) in refl for p in g) else h['wd'] for g, h in zip(opt.param_lists, opt.hypers)])
+        opt.set_hyper('wd', [h['wd'] if k is None or _decays(k, cfg) else 0. for k, h in zip(self.group_kinds(), opt.hypers)])
+
+    def before_step(self):
+        "Each group steps at lr·lr_mult of its kind (a schedule sets the base lr before every batch; `after_batch` puts it back)"
+        if all(m == 1 for m in self.mults): return
+        self.base_lrs = [h['lr'] for h in self.opt.hypers]
+        self.opt.set_hyper('lr', [lr * m for lr, m in zip(self.base_lrs, self.mults)])
+
+    def restore_lr(self):
+        "Put back the base learning rates `before_step` multiplied"
+        if self.base_lrs is not None: self.opt.set_hyper('lr', self.base_lrs)
+        self.base_lrs = None
 
     def first_nonfinite(self)->str|None:
         "Name of the first trainable parameter holding inf or NaN, or None"
@@ -163,7 +191,10 @@ class HTACallback(Callback):
         if self.first_nonfinite(): self.stop("a trainable parameter became non-finite during this epoch")
         if self.record: self.rows += [dict(epoch=self.epoch, **r) for r in lam_stats(self.net, self.tol).to_dict('records')]
 
+    def after_batch(self): self.restore_lr()  # also after a cancelled step or batch (e.g. gradient accumulation)
+
     def after_fit(self):
+        self.restore_lr()
         if self.merge_at_end and not self.in_lr_find: set_merged(self.net, True)
 
 # %% ../nbs/05_learner.ipynb #9b3280b1
