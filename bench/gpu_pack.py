@@ -90,7 +90,7 @@ def pack_wheels(dest:Path, names=WHEELS, src:Path|None=None)->list:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', default='gpu-pack', help='the pack folder (replaced as a whole; default gpu-pack, git-ignored)')
+    p.add_argument('--out', default=str(ROOT/'gpu-pack'), help='the pack folder (replaced as a whole; default: gpu-pack in the checkout, git-ignored)')
     p.add_argument('--dry-run', action='store_true', help="the data of `gpu_run.py --dry-run` (tiny splits) instead of the GPU run's")
     p.add_argument('--random-weights', action='store_true', help='random-init weights of the same shapes (tests: no asset needed)')
     p.add_argument('--no-wheels', action='store_true', help='no wheels (where fastai is installed already, e.g. a CPU dry run)')

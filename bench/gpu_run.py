@@ -154,7 +154,7 @@ def child_setup(a, manifest, res):
     res['imports'] = imports = {}
     for m in ('torch', 'timm', 'peft', 'numpy', 'pandas', 'matplotlib', 'scipy', 'sklearn', 'fastcore', 'fastprogress',
               'fastai', 'hsvd_nb.experiments.speed', 'hsvd_nb.learner', 'hsvd_nb.finetune', 'hsvd_nb.experiments.bench'):
-        try: imports[m] = getattr(importlib.import_module(m), '__version__', 'ok')
+        try: imports[m] = getattr(mod := importlib.import_module(m), '__version__', 'ok') + f" ({Path(mod.__file__).parent})"
         except Exception as e: imports[m] = f'MISSING: {type(e).__name__}: {e}'
     import torch
     res['device'] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu (no CUDA)'
@@ -213,6 +213,7 @@ def child_cells(a, manifest, res, apply):
                 try: exec(compile(s, f'{nb.name}:{cid}', 'exec'), ns)
                 except Exception as e: setup_err.append(f"{cid}: {type(e).__name__}: {e}")
         apply(ns)
+        res.setdefault('setup_errors', {})[nb.name] = setup_err   # e.g. a cell importing nbdev, absent on the GPU machine
         for i in flagged:
             cid, src = cells[i]
             r = dict(notebook=nb.name, cell=cid, first_line=next((l for l in src.splitlines() if not l.startswith('#|')), ''))
@@ -223,7 +224,6 @@ def child_cells(a, manifest, res, apply):
             except Exception as e:
                 r['status'], r['error'] = 'fail', f"{type(e).__name__}: {e}"
                 r['traceback'] = traceback.format_exc().splitlines()[-8:]
-                if setup_err: r['setup_errors'] = setup_err
             r['seconds'] = round(time.perf_counter() - t, 2)
             out.append(r); save()
             print(f"cells: {nb.name} {cid} {r['status']} {r.get('error', '')}", flush=True)

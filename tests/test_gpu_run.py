@@ -42,7 +42,7 @@ def test_gpu_run_dry(tmp_path):
     assert {k: v['status'] for k, v in parts.items() if k != 'cells'} == dict.fromkeys(['setup', 'speed', 'finetune', 'full'], 'pass'), log
     assert [(c['status'], c.get('error')) for c in parts['cells']['cells']] == [('pass', None), ('skip', '#| eval: false'), ('fail', 'ValueError: boom')]
     assert parts['cells']['status'] == 'fail' and 'boom' in parts['cells']['error']
-    assert s['elapsed_s'] < 4 * 60 and parts['setup']['imports']['fastai'] != 'MISSING'
+    assert s['elapsed_s'] < 4 * 60 and not parts['setup']['imports']['fastai'].startswith('MISSING')
     m = json.loads((o1/'finetune.json').read_text())
     assert 0 <= m['test_accuracy'] <= 1 and 0 <= m['linear_probe_accuracy'] <= 1 and m['n_train'] == 1000
     assert 'ms/step' in (o1/'speed.md').read_text() and json.loads((o1/'speed.json').read_text())['train']
