@@ -156,7 +156,7 @@ def param_counts(model:nn.Module, # prepared by a method
 # %% ../../nbs/11_bench.ipynb #6c3f615e
 SUITE = ('fashion-mnist', 'animal-mnist', 'mnist-10k', 'dsprites-loc', 'count')
 
-def suite_splits(task:str, # a key of `hsvd_nb.data.DATASETS` or of `hsvd_nb.experiments.tasks.TASKS`
+def suite_splits(task:str, # a key of `hsvd_nb.datasets.DATASETS` or of `hsvd_nb.experiments.tasks.TASKS`
                  n_train:int=800, n_val:int=200, n_test:int=2000, # split sizes
                  size:int=64, # side of the drawn tasks' images
                  seed:int=0, # split seed (fixed for a benchmark)
@@ -348,8 +348,9 @@ def run_bench(cfg:BenchConfig, # what to run
     if cfg.threads: torch.set_num_threads(cfg.threads)
     records = read_jsonl(path); done = {_key(r) for r in records}
     plan = plan_size(cfg)
-    log(f"{cfg.name}: {plan['runs']} runs ({plan['selection_runs']} selection, {plan['final_runs']} final), "
-        f"{plan['steps']} optimiser steps, {plan['eval_images']} images evaluated; {len(done)} runs already in {path}")
+    ours = lambda: sum(r['task'] in cfg.tasks and r['method'] in cfg.methods for r in records)  # runs of this config so far
+    log(f"{cfg.name}: {plan['runs']} runs ({plan['selection_runs']} selection, {plan['final_runs']} final; more if a grid "
+        f"widens), {plan['steps']} optimiser steps, {plan['eval_images']} images evaluated; {ours()} of them already in {path}")
     t0, n_new = time.perf_counter(), 0
     base, bf16 = base_model(cfg), cfg.bf16 and dev.type == 'cuda'   # bf16 autocast only on a GPU
     def one(task, method, stage, lr, seed, dls):
@@ -360,10 +361,9 @@ def run_bench(cfg:BenchConfig, # what to run
         rec = dict(task=task, method=method, stage=stage, lr=lr, seed=seed, **r, preset=cfg.name)
         with open(path, 'a') as f: f.write(json.dumps(rec) + '\n')
         records.append(rec); n_new += 1
-        left = plan['runs'] - len(records)
-        el = time.perf_counter() - t0
+        n, el = ours(), time.perf_counter() - t0
         log(f"{task:13s} {method:11s} {stage:6s} lr={lr:.0e} seed={seed} acc={r['acc']:.3f} {r['seconds']:6.1f}s "
-            f"| {len(records)}/{plan['runs']} done, ~{el / n_new * left / 60:.1f} min left")
+            f"| {n}/{plan['runs']} done, ~{el / n_new * max(0, plan['runs'] - n) / 60:.1f} min left")
     try:
         for task in cfg.tasks:
             sp = suite_splits(task, cfg.n_train, cfg.n_val, cfg.n_test, cfg.task_size)
@@ -380,7 +380,7 @@ def run_bench(cfg:BenchConfig, # what to run
                 lr = choose_lr(records, task, method, grid)
                 for seed in cfg.seeds: one(task, method, 'final', lr, seed, fin)
     except TimeoutError: log(f"{cfg.name}: budget of {budget_s:.0f}s spent; run the same command again to resume")
-    log(f"{cfg.name}: {(time.perf_counter() - t0) / 60:.1f} min, {n_new} runs this time, {len(records)}/{plan['runs']} in {path}")
+    log(f"{cfg.name}: {(time.perf_counter() - t0) / 60:.1f} min, {n_new} runs this time, {ours()} of this config in {path}")
     return records
 
 # %% ../../nbs/11_bench.ipynb #c4a2ae6a
