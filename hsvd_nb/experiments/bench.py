@@ -494,7 +494,9 @@ def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str
              f"- Schedule (every method): AdamW (`fast_adamw`: fastai's Adam defaults, PyTorch's multi-tensor AdamW), `fit_one_cycle` (warm-up + cosine), {cfg.epochs} epochs, "
              f"batch {cfg.bs}, wd {cfg.wd}{', bf16 autocast' if cfg.bf16 and bench_device(cfg).type == 'cuda' else ''}; no augmentation",
              f"- Selection: lr grid per family {json.dumps({k: list(v) for k, v in cfg.lrs.items()})} on val200 (seed "
-             f"{cfg.seeds[0]}); final test accuracy of the last epoch, seeds {list(cfg.seeds)}: mean ± std (%)", "",
+             f"{cfg.seeds[0]}){f', widened by up to {cfg.extend_grid} steps per side while the best lies on an edge' if cfg.extend_grid else ''}"
+             f"; final test accuracy of the last epoch, seeds {list(cfg.seeds)}: mean ± std (%); `s / run` is the wall "
+             f"time of one run on this machine, not a speed measurement (see the speed benchmark)", "",
              "| method | " + " | ".join(tasks) + " | mean | params (with head) | params (no head) | s / run |",
              "|---|" + "---|" * (len(tasks) + 4)]
     for m, r in rows.items():
