@@ -25,7 +25,7 @@ from .hta import HTALayer, HTALinear, HTAResidual, require_linear, batch_factors
 DEFAULT_TARGETS = {'lora': ('attn.qkv', 'attn.proj'), 'adapter': ('attn.proj', 'mlp.fc2')}
 QKV_GROUPS = {'q': 0, 'k': 1, 'v': 2}
 LR_KINDS = ('reflection', 'lam', 'supplement', 'head')  # what `HTAConfig.lr_mult` scales: the optimiser groups, in order
-LR_MULT = dict(reflection=1., lam=1., supplement=1., head=1.)  # the recipe's multipliers where `HTAConfig.lr_mult` gives none
+LR_MULT = dict(reflection=1., lam=10., supplement=1., head=1.)  # the recipe (λ at 10× the rate: `13a_training_hta`) where `HTAConfig.lr_mult` gives none
 
 def _names(field:str, v)->tuple:
     "A str or a sequence of non-empty str, as a tuple; a clear error naming `field` otherwise"
@@ -54,7 +54,7 @@ class HTAConfig:
     init:str='zero' # how λ starts: 'zero' (ΔW = 0), 'lam' (every λ = lam_init; the model changes at step 0), 'cancel' (λ₁ = lam_init, cancelled by the supplement: ΔW = 0)
     lam_init:float|None=None # λ's start value for 'lam' and 'cancel' (None: 1e-3); 0 with 'zero'
     lam_decay:bool=True # weight decay on λ, as on the supplement and head (the reflections never decay)
-    lr_mult:dict=field(default_factory=dict) # learning-rate multiplier by kind (keys from LR_KINDS, 1 if absent): a fit at lr trains kind k at lr·lr_mult[k]
+    lr_mult:dict=field(default_factory=dict) # learning-rate multiplier by kind (keys from LR_KINDS; LR_MULT's if absent: λ 10, the rest 1): a fit at lr trains kind k at lr·lr_mult[k]
 
     def __post_init__(self):
         if not isinstance(self.style, str) or self.style not in DEFAULT_TARGETS:

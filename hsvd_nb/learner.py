@@ -66,15 +66,16 @@ class TrainableOnly:
         return [g for g in [of('reflection'), of('lam'), *groups, of('head')] if g]
 
 # %% ../nbs/05_learner.ipynb #b049d809
-def hta_param_groups(model:nn.Module, # a model with HTA adapters
+def hta_param_groups(model:nn.Module, # a model with HTA adapters (`add_hta`)
+                     lr:float, # base learning rate: each group gets lr·lr_mult of its kind
                      wd:float=0.01, # weight decay of the groups that decay (not the reflections; λ only with `lam_decay`)
-                     lr:float|None=None, # base learning rate: each group gets lr·lr_mult of its kind; None: no 'lr' key
                     )->list[dict]: # torch optimiser parameter groups
     "`hta_splitter`'s groups with HTA's weight-decay policy and learning-rate multipliers, for a plain PyTorch optimiser"
+    if not hta_layers(model):
+        raise ValueError(f"the {type(model).__name__} has no HTA adapters: call add_hta first (for a peft model made with "
+                         "HTAPeftConfig, use hsvd_nb.peft.hta_peft_param_groups(model, lr))")
     cfg = unwrap_model(model).hta_config
-    if lr is None and any(m != 1 for m in cfg.lr_mult.values()):
-        raise ValueError(f"the adapters' HTAConfig.lr_mult is {cfg.lr_mult}: pass lr, the base learning rate it multiplies")
-    return [dict(params=g, weight_decay=wd if _decays(k, cfg) else 0., **({} if lr is None else dict(lr=lr * cfg.lr_mult[k])))
+    return [dict(params=g, lr=lr * cfg.lr_mult[k], weight_decay=wd if _decays(k, cfg) else 0.)
             for g, k in zip(_kind_groups(model), LR_KINDS) if g]
 
 # %% ../nbs/05_learner.ipynb #f4c7e166
