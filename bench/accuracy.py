@@ -6,6 +6,7 @@ protocol (lr chosen on val200, retrain on train1000, final-epoch test accuracy, 
     python bench/accuracy.py --preset cpu   --out bench/results/cpu   # DINOv2-S/14 (4 blocks, 28 px), ~20-30 min on 2 cores
     python bench/accuracy.py --preset full  --out bench/results/full --budget-min 9  # DINOv2-S/14, 112 px, GPU: sized for <= 10 min on an H100
     python bench/accuracy.py --preset ablate --plan                   # issue 15's training-recipe ablations at the medium size: their cost
+    python bench/accuracy.py --preset ablate-e10                      # the same at 10 epochs, for lora-qkv and hta (the epochs lever)
 
 Writes OUT/results.jsonl (one line per run; an interrupted run resumes), OUT/report.md, OUT/accuracy_vs_params.png
 and OUT/config.json. Runs from a checkout without installing the package."""
@@ -22,7 +23,7 @@ def _tuple(s, f=str): return tuple(f(x) for x in s.split(',')) if s else None
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'medium', 'ablate', 'full'])
+    p.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'medium', 'ablate', 'ablate-e10', 'full'])
     p.add_argument('--out', help='results folder (default: bench/results/<preset>)')
     p.add_argument('--tasks', help='comma-separated subset of the preset\'s tasks')
     p.add_argument('--methods', help='comma-separated subset of the methods (default: all)')
