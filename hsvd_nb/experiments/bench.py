@@ -163,6 +163,7 @@ ABLATIONS = {   # one lever each against 'hta-flat' (issue 15); why each: 05_lea
     'hta-drop10': hta_method(flat_config(dropout=0.1)),                # dropout 0.1 on the adapters' input
     'hta-eps8': hta_method(flat_config(), eps=1e-8),                   # Adam's eps 1e-8 (PyTorch's) instead of fastai's 1e-5
     'hta-lr-supp01': hta_method(flat_config(dict(supplement=0.1))),    # the supplement at 0.1× the rate (r′ = 0 chose 3–10× LoRA's lr)
+    'hta-lr-lam30': hta_method(flat_config(dict(lam=30))),             # λ at 30× the rate: is 10× enough?
 }
 STACKED = {     # two levers together, on the recipe (λ at 10×, written out: they stay what they are if LR_MULT changes)
     'hta-lam10-drop10': hta_method(flat_config(dict(lam=10), dropout=0.1)),  # λ at 10× and dropout 0.1: the two best single levers
