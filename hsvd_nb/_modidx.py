@@ -191,6 +191,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                            'hsvd_nb.experiments.bench.lr_sensitivity': ( 'bench.html#lr_sensitivity',
                                                                                          'hsvd_nb/experiments/bench.py'),
                                            'hsvd_nb.experiments.bench.machine': ('bench.html#machine', 'hsvd_nb/experiments/bench.py'),
+                                           'hsvd_nb.experiments.bench.machines_line': ( 'bench.html#machines_line',
+                                                                                        'hsvd_nb/experiments/bench.py'),
                                            'hsvd_nb.experiments.bench.make_learner': ( 'bench.html#make_learner',
                                                                                        'hsvd_nb/experiments/bench.py'),
                                            'hsvd_nb.experiments.bench.next_lr': ('bench.html#next_lr', 'hsvd_nb/experiments/bench.py'),

@@ -8,10 +8,12 @@ __all__ = ['FLAT', 'ABLATIONS', 'STACKED', 'METHODS', 'FAMILY', 'SUITE', 'CLASSI
            'flat_config', 'family', 'param_counts', 'suite_splits', 'BenchConfig', 'bench_preset', 'plan_size',
            'base_model', 'bench_device', 'fresh_model', 'SkipValidCallback', 'make_learner', 'evaluate', 'fit_run',
            'read_jsonl', 'choose_lr', 'next_lr', 'edge_step', 'run_bench', 'suite_means', 'summarise', 'compare',
-           'claims', 'ablation_rows', 'machine', 'plot_acc_params', 'lr_sensitivity', 'report_markdown', 'write_report']
+           'claims', 'ablation_rows', 'machine', 'machines_line', 'plot_acc_params', 'lr_sensitivity',
+           'report_markdown', 'write_report']
 
 # %% ../../nbs/11_bench.ipynb #34b04441
 import json, os, platform, random, statistics, tempfile, time
+from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
@@ -405,12 +407,13 @@ def run_bench(cfg:BenchConfig, # what to run
         f"widens), {plan['steps']} optimiser steps, {plan['eval_images']} images evaluated; {ours()} of them already in {path}")
     t0, n_new = time.perf_counter(), 0
     base, bf16 = base_model(cfg), cfg.bf16 and dev.type == 'cuda'   # bf16 autocast only on a GPU
+    where = machine(cfg).split(';')[0]   # each record says where it ran: a results file may grow on several machines
     def one(task, method, stage, lr, seed, dls):
         nonlocal n_new
         if (task, method, stage, lr, seed) in done: return
         if budget_s is not None and time.perf_counter() - t0 > budget_s: raise TimeoutError
         r = fit_run(method, base, dls, lr, cfg.wd, cfg.epochs, seed, 'valid' if stage == 'select' else 'test', bf16)
-        rec = dict(task=task, method=method, stage=stage, lr=lr, seed=seed, **r, preset=cfg.name)
+        rec = dict(task=task, method=method, stage=stage, lr=lr, seed=seed, **r, preset=cfg.name, machine=where)
         with open(path, 'a') as f: f.write(json.dumps(rec) + '\n')
         records.append(rec); n_new += 1
         n, el = ours(), time.perf_counter() - t0
@@ -508,6 +511,17 @@ def machine(cfg:BenchConfig)->str:
     except ImportError: pv = None
     return f"{what}; torch {torch.__version__}, timm {timm.__version__}, fastai {fastai.__version__}, peft {pv}"
 
+def machines_line(records:list, # a results file's records
+                  current:str, # `machine(cfg)` where the report is written
+                 )->str:
+    "The report's machine line: the machines the runs recorded (with their counts), else `current`; the library versions are `current`'s"
+    where = Counter(r['machine'] for r in records if r.get('machine'))
+    if not where: return current
+    runs = lambda n: f"{n} run{'s' * (n != 1)}"
+    rest = len(records) - sum(where.values())
+    parts = [f"{m} ({runs(n)})" for m, n in where.items()] + ([f"{runs(rest)} that {'does' if rest == 1 else 'do'} not record it"] if rest else [])
+    return ' + '.join(parts) + ';' + current.split(';', 1)[1]
+
 # %% ../../nbs/11_bench.ipynb #59da7ec3
 def plot_acc_params(rows:dict, path:str|Path, title:str='')->Path:
     "Scatter of mean test accuracy against trainable parameters (with head, log x), one point per method"
@@ -551,7 +565,7 @@ def report_markdown(records:list, cfg:BenchConfig, machine_line:str, command:str
              f"{'' if cfg.pretrained else ' (random init)'}{f', first {cfg.depth} blocks' if cfg.depth else ''}")
     lines = [f"## Accuracy benchmark: preset `{cfg.name}`", "",
              f"- Produced by: `{command or f'python bench/accuracy.py --preset {cfg.name}'}`",
-             f"- Machine: {machine_line}",
+             f"- Machine: {machines_line(records, machine_line)}",
              f"- Model: {model}, {cfg.img_size} px; grayscale tasks copied to 3 channels",
              f"- Data: {cfg.n_train} train / {cfg.n_val} val for selection, retrain on {cfg.n_train + cfg.n_val}, "
              f"{cfg.n_test} held-out test images per task; tasks: {', '.join(tasks)}",
